@@ -140,7 +140,7 @@ function duration (fallback: string, minMs: number) {
 }
 
 const schema = z.object({
-  publicUrl: text.refine((v) => v !== undefined, { error: 'is required: the public https:// origin users reach this server at (the redirect URL is {PUBLIC_URL}/healow/callback)' }),
+  publicUrl: text,
   prefix: z.string().regex(/^\/[A-Za-z0-9/_-]*[A-Za-z0-9_-]$/, { error: 'must start with / and not end with one, like /healow' }).default(DEFAULT_PREFIX),
   clientId: text,
   clientSecret: text,
@@ -197,10 +197,11 @@ export function resolveConfig (options: HealowOptions): ResolvedConfig {
   }
   const data = parsed.success ? parsed.data : undefined
   const sandbox = options.clientId === undefined || String(options.clientId).trim() === ''
-  const insecureLoopback = data?.insecureLoopback ?? false
+  // Read apart from the rest so one bad field elsewhere does not hide these checks.
+  const insecureLoopback = flag.safeParse(options.insecureLoopback).data ?? false
   const warnings: string[] = []
 
-  const publicUrl = checkPublicUrl(data?.publicUrl, sandbox, insecureLoopback, issue, warnings)
+  const publicUrl = checkPublicUrl(text.safeParse(options.publicUrl).data, sandbox, insecureLoopback, issue, warnings)
   if (sandbox && data?.clientSecret !== undefined) {
     issue('clientSecret', 'is set but HEALOW_CLIENT_ID is not: set both for a confidential client, or neither to use the built-in sandbox practice')
   }
@@ -254,7 +255,10 @@ type AddIssue = (option: string, message: string) => void
 function checkPublicUrl (
   value: string | undefined, sandbox: boolean, insecureLoopback: boolean, issue: AddIssue, warnings: string[]
 ): string | undefined {
-  if (value === undefined) return undefined
+  if (value === undefined) {
+    issue('publicUrl', 'is required: the public https:// origin users reach this server at (the redirect URL is {PUBLIC_URL}/healow/callback)')
+    return undefined
+  }
   let url: URL
   try {
     url = new URL(value)
