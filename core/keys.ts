@@ -49,7 +49,7 @@ export interface Keys {
   recordChanges (id: string): string
   /** The last and current sync's status. */
   syncStatus (id: string): string
-  /** Set: a user's connection ids. */
+  /** A user's connections (an index kept by the connection store). */
   userConnections (userId: string): string
   /** Set: every connection id (one key, not per connection). */
   connectionIndex (): string
