@@ -1,0 +1,51 @@
+import { randomBytes } from 'node:crypto'
+import { signerFactory } from '@fastify/cookie'
+import createError from '@fastify/error'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+
+export const DEVICE_COOKIE = 'healow_device'
+const DEVICE_COOKIE_MAX_AGE_S = 400 * 24 * 3600
+
+export const UnauthenticatedError = createError<'HEALOW_ERR_UNAUTHENTICATED', 401, []>(
+  'HEALOW_ERR_UNAUTHENTICATED', 'Sign in to the host application first', 401)
+
+/** How the host tells us who is asking; undefined means nobody is signed in. */
+export type GetUserId = (request: FastifyRequest) => string | undefined | Promise<string | undefined>
+
+export type CookieSigner = ReturnType<typeof signerFactory>
+
+export function createCookieSigner (secret: string): CookieSigner {
+  return signerFactory(secret)
+}
+
+/** Reads a cookie we signed; undefined when missing or tampered with. */
+export function readSignedCookie (request: FastifyRequest, signer: CookieSigner, name: string): string | undefined {
+  const raw = request.cookies?.[name]
+  if (raw === undefined) return undefined
+  const result = signer.unsign(raw)
+  return result.valid && result.value !== null ? result.value : undefined
+}
+
+/**
+ * The current user: the host's `getUserId(request)`, or else a device id in
+ * a signed, HttpOnly cookie that the plugin sets on first contact.
+ */
+export function createUserResolver (options: { getUserId?: GetUserId, signer: CookieSigner, secure: boolean }) {
+  const { getUserId, signer, secure } = options
+  return async function resolveUserId (request: FastifyRequest, reply: FastifyReply): Promise<string> {
+    if (getUserId !== undefined) {
+      const id = await getUserId(request)
+      if (typeof id !== 'string' || id === '') throw new UnauthenticatedError()
+      return id
+    }
+    const existing = readSignedCookie(request, signer, DEVICE_COOKIE)
+    if (existing !== undefined && /^d-[A-Za-z0-9_-]{22}$/.test(existing)) return existing
+    const id = `d-${randomBytes(16).toString('base64url')}`
+    reply.setCookie(DEVICE_COOKIE, signer.sign(id), {
+      path: '/', httpOnly: true, sameSite: 'lax', secure, maxAge: DEVICE_COOKIE_MAX_AGE_S
+    })
+    // Later handlers in this request see the new id too.
+    request.cookies[DEVICE_COOKIE] = signer.sign(id)
+    return id
+  }
+}
