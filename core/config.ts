@@ -10,6 +10,7 @@ export const DEFAULT_PRACTICE_RATE_LIMIT = 200
 export const DEFAULT_PROXY_RATE_LIMIT = 60
 export const DEFAULT_SYNC_INTERVAL = '7d'
 export const DEFAULT_MANUAL_SYNC_MIN_INTERVAL = '15m'
+export const DEFAULT_UPSTREAM_TIMEOUT = '30s'
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379'
 export const DEFAULT_PREFIX = '/healow'
 export const DEFAULT_KEY_PREFIX = 'healow'
@@ -33,6 +34,7 @@ export const ENV_NAMES = {
   manualSyncMinInterval: 'HEALOW_MANUAL_SYNC_MIN_INTERVAL',
   practiceRateLimit: 'HEALOW_PRACTICE_RATE_LIMIT',
   proxyRateLimit: 'HEALOW_PROXY_RATE_LIMIT',
+  upstreamTimeout: 'HEALOW_UPSTREAM_TIMEOUT',
   tenantsFile: 'HEALOW_TENANTS_FILE',
   tenantsMode: 'HEALOW_TENANTS_MODE',
   insecureLoopback: 'HEALOW_INSECURE_LOOPBACK',
@@ -74,6 +76,8 @@ export interface HealowConfig {
   manualSyncMinIntervalMs: number
   practiceRateLimit: number
   proxyRateLimit: number
+  /** How long one call to a practice may take (DocumentReference searches can take seconds). */
+  upstreamTimeoutMs: number
   tenantsFile: string | undefined
   tenantsMode: 'merge' | 'replace'
   insecureLoopback: boolean
@@ -153,6 +157,7 @@ const schema = z.object({
   practiceRateLimit: integer(DEFAULT_PRACTICE_RATE_LIMIT, 1, HEALOW_PRACTICE_LIMIT_PER_MINUTE - 1,
     `calls per minute per practice; Healow blocks the whole app above ${HEALOW_PRACTICE_LIMIT_PER_MINUTE}`),
   proxyRateLimit: integer(DEFAULT_PROXY_RATE_LIMIT, 1, 100_000, 'proxy calls per minute per user'),
+  upstreamTimeout: duration(DEFAULT_UPSTREAM_TIMEOUT, 100),
   tenantsFile: text.refine((v) => v === undefined || existsSync(v), { error: 'names a file that does not exist' }),
   tenantsMode: z.preprocess((v) => (v === '' || v === undefined ? 'merge' : v),
     z.enum(['merge', 'replace'], { error: 'must be merge (add to the built-in directory) or replace' })),
@@ -237,6 +242,7 @@ export function resolveConfig (options: HealowOptions): ResolvedConfig {
       manualSyncMinIntervalMs: data.manualSyncMinInterval,
       practiceRateLimit: data.practiceRateLimit,
       proxyRateLimit: data.proxyRateLimit,
+      upstreamTimeoutMs: data.upstreamTimeout,
       tenantsFile: data.tenantsFile,
       tenantsMode: data.tenantsMode,
       insecureLoopback,

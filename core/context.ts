@@ -69,7 +69,7 @@ export async function createHealowCore (options: CreateCoreOptions): Promise<Hea
   const keyring = createKeyring(config.encryptionKeys)
   const budget = createPracticeBudget({ redis, keys, limitPerMinute: config.practiceRateLimit })
   const agent = createHttpAgent()
-  const fetch = createPracticeFetch({ budget, agent })
+  const fetch = createPracticeFetch({ budget, agent, timeoutMs: config.upstreamTimeoutMs })
   const directory = options.directory ?? await loadDirectory({
     tenantsFile: config.tenantsFile,
     tenantsMode: config.tenantsMode,
