@@ -1,0 +1,79 @@
+import { charMasks, normalizeWords } from './tenant-search-text.js'
+
+/** Word lengths the fuzzy matcher considers (longer words match exactly or by prefix only). */
+export const MAX_FUZZY_WORD = 48
+/** Position is stored in 8 bits inside a posting. */
+export const MAX_POSITION = 255
+/** The ranking key packs the item index into the low 20 bits. */
+export const MAX_ITEMS = 1 << 20
+
+export interface Searchable { id: string; name: string }
+
+/** The precomputed search index over a list of practices (see `tenant-search.ts`). */
+export interface IndexData<T> {
+  items: T[]
+  ids: Map<string, number>
+  nameLength: Uint8Array
+  /** Distinct name words, sorted: a prefix is a contiguous range. */
+  vocab: string[]
+  once: Int32Array
+  twice: Int32Array
+  /** Vocabulary ids by word length, for the fuzzy scan. */
+  byLength: Int32Array[]
+  postStart: Int32Array
+  /** Per posting: item index << 8 | position of the word's first occurrence in the name. */
+  postings: Int32Array
+  /** Each name as vocabulary ids in word order, item `i` at `nameWords[wordStart[i]..wordStart[i + 1]]`. */
+  wordStart: Int32Array
+  nameWords: Int32Array
+  averageWords: number
+}
+
+export function buildData<T extends Searchable> (input: readonly T[]): IndexData<T> {
+  if (input.length >= MAX_ITEMS) throw new RangeError(`search index holds at most ${MAX_ITEMS - 1} items`)
+  const keyed = input.map((item) => {
+    const words = normalizeWords(item.name)
+    return { item, words, normal: words.join(' ') }
+  })
+  const compare = (x: string, y: string): number => (x < y ? -1 : x > y ? 1 : 0)
+  keyed.sort((x, y) => compare(x.normal, y.normal) || compare(x.item.id, y.item.id))
+  const postingLists = new Map<string, number[]>()
+  keyed.forEach(({ words }, index) => {
+    words.forEach((word, position) => {
+      let list = postingLists.get(word)
+      if (list === undefined) postingLists.set(word, list = [])
+      if (list.length > 0 && (list[list.length - 1] as number) >>> 8 === index) return // first occurrence only
+      list.push(index << 8 | Math.min(position, MAX_POSITION))
+    })
+  })
+  const vocab = [...postingLists.keys()].sort()
+  const vocabId = new Map(vocab.map((word, w) => [word, w]))
+  const postStart = new Int32Array(vocab.length + 1)
+  const postings = new Int32Array([...postingLists.values()].reduce((n, l) => n + l.length, 0))
+  const once = new Int32Array(vocab.length)
+  const twice = new Int32Array(vocab.length)
+  const lengthLists: number[][] = []
+  vocab.forEach((word, w) => {
+    postings.set(postingLists.get(word) as number[], postStart[w] as number)
+    postStart[w + 1] = (postStart[w] as number) + (postingLists.get(word) as number[]).length
+    ;[once[w], twice[w]] = charMasks(word)
+    if (word.length <= MAX_FUZZY_WORD + 2) (lengthLists[word.length] ??= []).push(w)
+  })
+  const wordStart = new Int32Array(keyed.length + 1)
+  keyed.forEach(({ words }, index) => { wordStart[index + 1] = (wordStart[index] as number) + words.length })
+  const nameWords = Int32Array.from(keyed.flatMap(({ words }) => words.map((word) => vocabId.get(word) as number)))
+  return {
+    items: keyed.map((k) => k.item),
+    ids: new Map(keyed.map((k, index) => [k.item.id.toUpperCase(), index])),
+    nameLength: Uint8Array.from(keyed, (k) => Math.min(255, k.normal.length)),
+    vocab,
+    once,
+    twice,
+    byLength: Array.from({ length: lengthLists.length }, (_, l) => Int32Array.from(lengthLists[l] ?? [])),
+    postStart,
+    postings,
+    wordStart,
+    nameWords,
+    averageWords: keyed.length === 0 ? 1 : Math.max(1, nameWords.length / keyed.length)
+  }
+}
