@@ -49,6 +49,8 @@ export interface Keys {
   recordChanges (id: string): string
   /** The last and current sync's status. */
   syncStatus (id: string): string
+  /** The manual-sync floor: the last manual job id, expiring when another may start. */
+  manualSync (id: string): string
   /** A user's connections (an index kept by the connection store). */
   userConnections (userId: string): string
   /** Set: every connection id (one key, not per connection). */
@@ -83,6 +85,7 @@ export function createKeys (prefix: string): Keys {
     records: (id) => conn(id, 'records'),
     recordChanges: (id) => conn(id, 'changes'),
     syncStatus: (id) => conn(id, 'sync'),
+    manualSync: (id) => conn(id, 'manual'),
     userConnections: (userId) => `${prefix}:{u:${encodeUserId(userId)}}:conns`,
     connectionIndex: () => `${prefix}:connections`,
     authState: (state) => `${prefix}:{s:${checkId(state, 'state')}}:auth`,

@@ -87,14 +87,16 @@ local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 return {0, tonumber(oldest[2]) + window - now, 'budget'}
 `
 
-// KEYS: pause key. ARGV: until (epoch ms, or '' for the next minute), margin ms.
+// KEYS: pause key. ARGV: until (epoch ms, or '' for the next window boundary: the
+// next calendar minute with Healow's 60 s window), margin ms, window ms.
 // A pause never shortens a longer one already set.
 const PAUSE_LUA = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local untilMs = tonumber(ARGV[1])
 if untilMs == nil then
-  untilMs = (math.floor(now / 60000) + 1) * 60000 + tonumber(ARGV[2])
+  local window = tonumber(ARGV[3])
+  untilMs = (math.floor(now / window) + 1) * window + tonumber(ARGV[2])
 end
 local current = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
 if untilMs <= now or untilMs <= current then
@@ -106,7 +108,7 @@ return untilMs - now
 
 interface BudgetCommands {
   healowBudgetTake (budgetKey: string, pauseKey: string, limit: number, windowMs: number, member: string): Promise<[number, number, string | number]>
-  healowBudgetPause (pauseKey: string, untilMs: string, marginMs: number): Promise<number>
+  healowBudgetPause (pauseKey: string, untilMs: string, marginMs: number, windowMs: number): Promise<number>
 }
 
 function defineCommands (redis: Redis): BudgetCommands {
@@ -168,7 +170,7 @@ export function createPracticeBudget (options: PracticeBudgetOptions): PracticeB
   }
 
   async function pause (practice: string, untilMs?: number): Promise<void> {
-    await commands.healowBudgetPause(keys.practicePause(practice), untilMs === undefined ? '' : String(Math.floor(untilMs)), marginMs)
+    await commands.healowBudgetPause(keys.practicePause(practice), untilMs === undefined ? '' : String(Math.floor(untilMs)), marginMs, windowMs)
   }
 
   async function pausedFor (practice: string): Promise<number> {

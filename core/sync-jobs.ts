@@ -10,6 +10,11 @@ export const SYNC_JOB_OPTIONS: JobsOptions = {
   removeOnFail: { age: 30 * 24 * 3600, count: 50 }
 }
 
+/** The deduplication id shared by every sync job of one connection. */
+export function syncDeduplicationId (connectionId: string): string {
+  return `sync-${connectionId}`
+}
+
 /**
  * Queues a sync. Deduplicated per connection: while one is queued or running,
  * a second trigger gets that same job back (BullMQ deduplication, simple mode:
@@ -18,7 +23,7 @@ export const SYNC_JOB_OPTIONS: JobsOptions = {
 export async function enqueueSync (queue: Queue<SyncJobData>, connectionId: string, trigger: SyncTrigger): Promise<Job<SyncJobData>> {
   return await queue.add(JOBS.sync, { connectionId, trigger }, {
     ...SYNC_JOB_OPTIONS,
-    deduplication: { id: `sync-${connectionId}` }
+    deduplication: { id: syncDeduplicationId(connectionId) }
   })
 }
 
