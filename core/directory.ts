@@ -39,9 +39,10 @@ export interface Directory {
   all: () => Iterable<Tenant>
 }
 
-interface DirectoryLog {
-  info: (...args: any[]) => unknown
-  warn: (...args: any[]) => unknown
+/** The two pino-style methods the loader calls (a pino or Fastify logger fits). */
+export interface DirectoryLog {
+  info: (obj: Record<string, unknown>, msg: string) => unknown
+  warn: (obj: Record<string, unknown>, msg: string) => unknown
 }
 
 export interface LoadDirectoryOptions {

@@ -46,6 +46,8 @@ export function clampLimit (limit: number | undefined): number {
   return Math.min(MAX_SEARCH_LIMIT, Math.max(1, Math.floor(limit)))
 }
 
+/** Stamps live in Int32Arrays: restart the generations before they overflow (about 2^31 query words). */
+const GENERATION_LIMIT = 0x7fffffff
 
 /**
  * Runs one query at a time (search is synchronous) over scratch arrays that
@@ -72,7 +74,7 @@ class QueryRunner<T> {
   private start = 0
   private end = 0
 
-  constructor (private readonly data: IndexData<T>) {
+  constructor (private readonly data: IndexData<T>, private readonly generationLimit: number) {
     const n = data.items.length
     this.queryStamp = new Int32Array(n)
     this.matched = new Int32Array(n)
@@ -92,6 +94,11 @@ class QueryRunner<T> {
   }
 
   private setWord (word: string): void {
+    if (this.wordGen >= this.generationLimit) {
+      this.wordStamp.fill(0)
+      this.vocabStamp.fill(0)
+      this.wordGen = 0
+    }
     this.wordGen++
     this.word = word
     this.typos = word.length <= MAX_FUZZY_WORD ? allowedTypos(word.length) : 0
@@ -193,6 +200,10 @@ class QueryRunner<T> {
       const postingCount = (postStart[end] as number) - (postStart[start] as number)
       return { word, estimate: postingCount === 0 ? Number.MAX_SAFE_INTEGER : postingCount }
     }).sort((x, y) => x.estimate - y.estimate)
+    if (this.queryGen >= this.generationLimit) {
+      this.queryStamp.fill(0)
+      this.queryGen = 0
+    }
     this.queryGen++
     let [previous, out] = this.lists
     let count = 0
@@ -226,9 +237,12 @@ class QueryRunner<T> {
  * Builds the index once (about 50 ms for 7k practices); each query then
  * touches only the words and names it can match.
  */
-export function createSearchIndex<T extends Searchable> (input: readonly T[]): SearchIndex<T> {
+export function createSearchIndex<T extends Searchable> (
+  input: readonly T[],
+  options: { /** Tests only: restart generations sooner. */ generationLimit?: number } = {}
+): SearchIndex<T> {
   const data = buildData(input)
-  const runner = new QueryRunner(data)
+  const runner = new QueryRunner(data, options.generationLimit ?? GENERATION_LIMIT)
 
   function search (q: string, limit?: number): T[] {
     const max = clampLimit(limit)

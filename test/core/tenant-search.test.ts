@@ -120,3 +120,15 @@ t.test('very long queries are cut, not refused', async (t) => {
   t.same(names(`${'rochester '.repeat(10)}skin`), names('rochester'), 'words past the tenth are dropped')
   t.same(names('a'.repeat(5000)), [])
 })
+
+t.test('results stay the same when the scratch generations restart', async (t) => {
+  const wrapping = createSearchIndex(tenants, { generationLimit: 3 })
+  const normal = createSearchIndex(tenants)
+  const queries = [
+    'rochster skin', 'clinic', 'medicine rochester', 'cardio', 'zeta', 'rochester', 'medical group', 'mercy',
+    'skin rochester', 'rochester skin cancer', 'family medicine', 'medicine family', 'care skin', 'center skin'
+  ]
+  for (let round = 0; round < 5; round++) {
+    for (const q of queries) t.same(wrapping.search(q).map((x) => x.id), normal.search(q).map((x) => x.id), `${q} (round ${round})`)
+  }
+})
