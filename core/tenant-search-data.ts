@@ -18,8 +18,10 @@ export interface IndexData<T> {
   vocab: string[]
   once: Int32Array
   twice: Int32Array
-  /** Vocabulary ids by word length, for the fuzzy scan. */
+  /** Vocabulary ids by word length, for the fuzzy scan, with their masks side by side. */
   byLength: Int32Array[]
+  lengthOnce: Int32Array[]
+  lengthTwice: Int32Array[]
   postStart: Int32Array
   /** Per posting: item index << 8 | position of the word's first occurrence in the name. */
   postings: Int32Array
@@ -70,6 +72,8 @@ export function buildData<T extends Searchable> (input: readonly T[]): IndexData
     once,
     twice,
     byLength: Array.from({ length: lengthLists.length }, (_, l) => Int32Array.from(lengthLists[l] ?? [])),
+    lengthOnce: Array.from({ length: lengthLists.length }, (_, l) => Int32Array.from(lengthLists[l] ?? [], (w) => once[w] as number)),
+    lengthTwice: Array.from({ length: lengthLists.length }, (_, l) => Int32Array.from(lengthLists[l] ?? [], (w) => twice[w] as number)),
     postStart,
     postings,
     wordStart,

@@ -142,15 +142,20 @@ class QueryRunner<T> {
   private scanVocabulary (wi: number, out: Int32Array): number {
     let count = 0
     for (let w = this.start; w < this.end; w++) count = this.offer(w, this.cost(w), wi, out, count)
-    const length = this.word.length
-    for (let len = length - this.typos; this.typos > 0 && len <= length + this.typos; len++) {
-      const bucket = this.data.byLength[len]
-      if (bucket === undefined) continue
+    const { word, typos, once, twice, start, end } = this
+    const { byLength, lengthOnce, lengthTwice, vocab } = this.data
+    for (let len = word.length - typos; typos > 0 && len <= word.length + typos; len++) {
+      const bucket = byLength[len]
+      const bucketOnce = lengthOnce[len]
+      const bucketTwice = lengthTwice[len]
+      if (bucket === undefined || bucketOnce === undefined || bucketTwice === undefined) continue
       for (let k = 0; k < bucket.length; k++) {
+        // The mask test first: it rejects most words for a few bit operations.
+        if (!masksWithin(once, twice, bucketOnce[k] as number, bucketTwice[k] as number, typos)) continue
         const w = bucket[k] as number
-        if (w >= this.start && w < this.end) continue
-        const cost = this.cost(w)
-        if (cost !== NO_MATCH) count = this.offer(w, cost, wi, out, count)
+        if (w >= start && w < end) continue
+        const distance = boundedDistance(word, vocab[w] as string, typos)
+        if (distance <= typos) count = this.offer(w, COST_FUZZY + distance - 1, wi, out, count)
       }
     }
     return count

@@ -116,6 +116,16 @@ t.test('limit: default 20, clamped to 1..100', async (t) => {
   t.same(index.search('h042 health', 2).map((x) => x.id), ['H042'], 'h042 is one typo from the name word 042')
 })
 
+t.test('edge cases: an empty index, a code made of punctuation', async (t) => {
+  const empty = createSearchIndex([])
+  t.equal(empty.size, 0)
+  t.same(empty.search(''), [])
+  t.same(empty.search('rochester'), [])
+  const odd = createSearchIndex([{ id: 'B', name: 'Beta' }, { id: '__', name: 'Underscore Clinic' }, { id: 'A', name: 'Alpha' }])
+  t.same(odd.search('__').map((x) => x.id), ['__', 'A', 'B'], 'the code first, then the alphabetical list')
+  t.same(odd.search('__', 1).map((x) => x.id), ['__'])
+})
+
 t.test('very long queries are cut, not refused', async (t) => {
   t.same(names(`${'rochester '.repeat(10)}skin`), names('rochester'), 'words past the tenth are dropped')
   t.same(names('a'.repeat(5000)), [])
