@@ -7,6 +7,7 @@
  *
  *   npx tsx bench/tenant-search.bench.ts
  */
+import { cpus, loadavg } from 'node:os'
 import { performance } from 'node:perf_hooks'
 import { loadDirectory, type Tenant } from '../core/directory.js'
 import { normalizeText, normalizeWords } from '../core/tenant-search.js'
@@ -83,7 +84,7 @@ const row = (name: string, m: { mean: number, p99: number }): string =>
   `${name.padEnd(30)}${m.mean.toFixed(1).padStart(10)}${m.p99.toFixed(1).padStart(10)}`
 
 console.log(`tenant search: ${directory.size} practices, ${QUERIES.length} queries, ${INDEX_ROUNDS.measured} rounds (index) / ${NAIVE_ROUNDS.measured} (naive), limit ${LIMIT}`)
-console.log(`directory load + index build: ${loadMs.toFixed(0)} ms`)
+console.log(`directory load + index build: ${loadMs.toFixed(0)} ms; machine load ${(loadavg()[0] ?? 0).toFixed(1)} on ${cpus().length} CPUs (figures grow with it)`)
 console.log(`${'implementation'.padEnd(30)}${'mean µs'.padStart(10)}${'p99 µs'.padStart(10)}`)
 console.log(row('index (typo-tolerant)', indexed))
 console.log(row('naive scan (normalize+substr)', naive))
