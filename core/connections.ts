@@ -53,6 +53,7 @@ const tokensSchema = z.object({
   accessToken: z.string(),
   refreshToken: z.string().optional(),
   expiresAt: z.number(),
+  obtainedAt: z.number().default(0),
   scope: z.string(),
   patientId: z.string().optional()
 })

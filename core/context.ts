@@ -11,6 +11,8 @@ import { createKeys, type Keys } from './keys.js'
 import { createOAuthClient, type OAuthClient } from './oauth.js'
 import { createPracticeBudget, type PracticeBudget } from './practice-budget.js'
 import { QUEUES, bullPrefix, type SyncJobData } from './queue.js'
+import { createRecordStore, type RecordStore } from './record-store.js'
+import { createTokenManager, type TokenManager } from './token-manager.js'
 
 /** The logger shape core needs (pino's, or a test double that records calls). */
 export interface Logger {
@@ -36,6 +38,10 @@ export interface HealowCore {
   authStates: AuthStateStore
   directory: Directory
   syncQueue: Queue<SyncJobData>
+  /** Synced records, encrypted, with a change cursor. */
+  records: RecordStore
+  /** Single-flight token refresh, shared by the worker and the proxy. */
+  tokens: TokenManager
   /** Closes what this core created (never a Redis client the host passed in). */
   close: () => Promise<void>
 }
@@ -48,6 +54,8 @@ export interface CreateCoreOptions {
   /** Extra practices, such as the local sandbox practice. */
   extraTenants?: Tenant[]
   directory?: Directory
+  /** The budget's window; Healow's is a minute. Tests shorten it to compress time. */
+  budgetWindowMs?: number
 }
 
 /**
@@ -67,7 +75,7 @@ export async function createHealowCore (options: CreateCoreOptions): Promise<Hea
   }
   const keys = createKeys(config.keyPrefix)
   const keyring = createKeyring(config.encryptionKeys)
-  const budget = createPracticeBudget({ redis, keys, limitPerMinute: config.practiceRateLimit })
+  const budget = createPracticeBudget({ redis, keys, limitPerMinute: config.practiceRateLimit, windowMs: options.budgetWindowMs })
   const agent = createHttpAgent()
   const fetch = createPracticeFetch({ budget, agent, timeoutMs: config.upstreamTimeoutMs })
   const directory = options.directory ?? await loadDirectory({
@@ -87,6 +95,8 @@ export async function createHealowCore (options: CreateCoreOptions): Promise<Hea
     if (ownsRedis) await redis.quit().catch(() => { redis.disconnect() })
   }
 
+  const oauth = createOAuthClient({ config, fetch })
+  const connections = createConnectionStore({ redis, keys, keyring, keyPrefix: config.keyPrefix })
   return {
     config,
     log,
@@ -96,11 +106,13 @@ export async function createHealowCore (options: CreateCoreOptions): Promise<Hea
     budget,
     agent,
     fetch,
-    oauth: createOAuthClient({ config, fetch }),
-    connections: createConnectionStore({ redis, keys, keyring, keyPrefix: config.keyPrefix }),
+    oauth,
+    connections,
     authStates: createAuthStateStore({ redis, keys, keyring }),
+    records: createRecordStore({ redis, keys, keyring }),
     directory,
     syncQueue,
+    tokens: createTokenManager({ connections, oauth, directory, redis, keys, log, syncQueue }),
     close
   }
 }

@@ -21,6 +21,8 @@ export interface TokenSet {
   refreshToken: string | undefined
   /** Epoch ms. */
   expiresAt: number
+  /** When it was obtained (epoch ms): the lifetime decides how early to refresh. */
+  obtainedAt: number
   scope: string
   patientId: string | undefined
 }
@@ -188,6 +190,7 @@ function toTokenSet (result: oauth.TokenEndpointResponse, previousRefreshToken: 
     // Healow's refresh tokens rotate: keep the new one; keep the old only when none came back.
     refreshToken: result.refresh_token ?? previousRefreshToken,
     expiresAt: Date.now() + (result.expires_in ?? DEFAULT_ACCESS_TOKEN_LIFETIME_S) * 1000,
+    obtainedAt: Date.now(),
     scope: result.scope ?? '',
     patientId: patient
   }

@@ -10,6 +10,8 @@ import { pathOnly } from '../core/logging.js'
 import { handleError } from './errors.js'
 import authorizeRoutes from './routes/authorize.js'
 import connectionRoutes from './routes/connections.js'
+import resourceRoutes from './routes/resources.js'
+import syncRoutes from './routes/sync.js'
 import tenantRoutes from './routes/tenants.js'
 import { createCookieSigner, createUserResolver, type GetUserId } from './user.js'
 import type { RouteDeps } from './deps.js'
@@ -68,6 +70,8 @@ const healowPlugin: FastifyPluginAsync<FastifyHealowOptions> = async (fastify, o
     await scope.register(tenantRoutes, { deps })
     await scope.register(authorizeRoutes, { deps })
     await scope.register(connectionRoutes, { deps })
+    await scope.register(syncRoutes, { deps })
+    await scope.register(resourceRoutes, { deps })
   }, { prefix: config.prefix })
 }
 
