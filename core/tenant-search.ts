@@ -230,11 +230,16 @@ class QueryRunner<T> {
     return { items: previous, count }
   }
 
-  /** One number orders matches: cost, then word positions, then name length, then alphabetical. */
+  /**
+   * One number orders matches: cost (exact word, then prefix, then typo),
+   * then alphabetical, as a directory reads. Word position and name length
+   * are deliberately not used: "cardio" matches 218 real practices, and
+   * ranking first-word matches ahead would push a practice like "Advanced
+   * Garden State Cardiology LLC" past the 100-result cap.
+   */
   rankKey (item: number): number {
     const cost = Math.min(this.totalCost[item] as number, 127)
-    const positions = Math.min(this.positionSum[item] as number, 4095)
-    return ((cost * 4096 + positions) * 256 + (this.data.nameLength[item] as number)) * MAX_ITEMS + item
+    return cost * MAX_ITEMS + item
   }
 }
 

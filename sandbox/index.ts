@@ -97,7 +97,7 @@ export async function startSandbox (options: SandboxOptions = {}): Promise<Sandb
     store: createRecordStore({ ...o, fhirBase: () => ctx.urls.fhirBase }),
     oauth: new OAuthState(o.now),
     keys: await (sharedKeys ??= createSigningKeys()),
-    traffic: new Traffic(o.now, o.rateLimit, o.faults),
+    traffic: new Traffic(o.now, o.rateLimit, o.faults, o.rateWindowMs),
     urls: buildUrls('http://127.0.0.1', o.practiceCode)
   }
   const app = createApp(ctx)

@@ -73,6 +73,8 @@ export interface SandboxOptions {
   tokenTtlSeconds?: number
   /** Calls per calendar minute before 429; 0 turns the limit off. */
   rateLimit?: number
+  /** The rate limit's window: Healow's calendar minute (60000). Tests shorten it to compress time. */
+  rateWindowMs?: number
   linkOrigin?: string
   /** Every `every`-th DocumentReference gets an attachment of `bytes` bytes. */
   largeAttachments?: { every: number, bytes: number }
@@ -96,6 +98,7 @@ export interface ResolvedOptions {
   autoApprove: boolean
   tokenTtlSeconds: number
   rateLimit: number
+  rateWindowMs: number
   linkOrigin: string
   largeAttachments: { every: number, bytes: number } | undefined
   faults: SandboxFaults
@@ -119,6 +122,7 @@ export function resolveOptions (options: SandboxOptions = {}): ResolvedOptions {
     autoApprove: options.autoApprove ?? false,
     tokenTtlSeconds: options.tokenTtlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS,
     rateLimit: options.rateLimit ?? DEFAULT_RATE_LIMIT,
+    rateWindowMs: options.rateWindowMs ?? 60_000,
     linkOrigin: (options.linkOrigin ?? DEFAULT_LINK_ORIGIN).replace(/\/+$/, ''),
     largeAttachments: options.largeAttachments,
     faults: { ...options.faults },
@@ -136,6 +140,7 @@ function checkOptions (o: ResolvedOptions): void {
   if (typeof o.size === 'string' && !['small', 'medium', 'large'].includes(o.size)) bad.push('size must be small, medium, large or a number')
   if (!Number.isInteger(o.tokenTtlSeconds) || o.tokenTtlSeconds < 1) bad.push('tokenTtlSeconds must be a positive integer')
   if (!Number.isInteger(o.rateLimit) || o.rateLimit < 0) bad.push('rateLimit must be a non-negative integer (0 = off)')
+  if (!Number.isInteger(o.rateWindowMs) || o.rateWindowMs < 100) bad.push('rateWindowMs must be a whole number of at least 100')
   if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535) bad.push('port must be from 0 to 65535')
   if (o.clientId === o.publicClientId) bad.push('clientId and publicClientId must differ')
   if (o.largeAttachments !== undefined) {

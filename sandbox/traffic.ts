@@ -60,7 +60,7 @@ export class Traffic {
   private faultSet: SandboxFaults
   private sequence = 0
 
-  constructor (private readonly now: () => number, private readonly rateLimit: number, faults: SandboxFaults) {
+  constructor (private readonly now: () => number, private readonly rateLimit: number, faults: SandboxFaults, private readonly windowMs = 60_000) {
     this.faultSet = { ...faults }
   }
 
@@ -72,7 +72,7 @@ export class Traffic {
   begin (req: IncomingMessage, res: ServerResponse): boolean {
     const c = this.c
     c.requests++
-    const minute = String(Math.floor(this.now() / 60_000))
+    const minute = String(Math.floor(this.now() / this.windowMs))
     const inMinute = (c.byMinute[minute] ?? 0) + 1
     c.byMinute[minute] = inMinute
     c.busiestMinute = Math.max(c.busiestMinute, inMinute)

@@ -1,4 +1,5 @@
 import t from 'tap'
+import { normalizeWords } from '../../core/tenant-search.js'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { loadDirectory, type Directory } from '../../core/directory.js'
@@ -32,18 +33,20 @@ t.test('the published directory Bundle', { skip }, async (t) => {
   t.equal(directory.search('iajhcd')[0]?.id, 'IAJHCD')
   t.equal(directory.search('castaner')[0]?.name, 'Hospital General Castañer INC')
 
-  // "cardio" prefixes 218 names, so "Advanced Garden State Cardiology LLC" (word 4) ranks past
-  // the 100-result cap: the four names with the exact word come first, then names starting with cardio*.
+  // "cardio" prefixes 218 names: the exact word first, then word-prefix matches alphabetically,
+  // which puts "Advanced Garden State Cardiology LLC" on the first page.
   const cardio = directory.search('cardio', 100)
   t.equal(cardio.length, 100)
   t.ok(cardio.every((x) => /\bcardi/i.test(x.name)), 'every hit has a cardio-like word')
   t.same(cardio.slice(0, 4).map((x) => x.name), [
     'Cardio Medical and Vein Center',
     'Cardio Metabolic Institute & Central Jersey Sports and Spine',
-    'High Desert Cardio Pulmonary Medical Group',
-    'Consultants in Cardio-Thoracic and Vascular Surgery, P.A.'
+    'Consultants in Cardio-Thoracic and Vascular Surgery, P.A.',
+    'High Desert Cardio Pulmonary Medical Group'
   ])
-  t.ok(cardio.slice(4, 20).every((x) => /^cardio/i.test(x.name)), 'the rest of the first page starts with the prefix')
+  const rest = cardio.slice(4).map((x) => normalizeWords(x.name).join(' '))
+  t.same(rest, [...rest].sort(), 'prefix matches read alphabetically')
+  t.ok(directory.search('cardio').some((x) => x.name === 'Advanced Garden State Cardiology LLC'), '"cardio" finds Advanced Garden State Cardiology LLC on the default page')
   t.equal(directory.search('cardio garden')[0]?.name, 'Advanced Garden State Cardiology LLC')
   t.ok(directory.search('advanced cardio').some((x) => x.name === 'Advanced Garden State Cardiology LLC'))
   t.same(directory.search('zzqx vvkk'), [])
@@ -54,5 +57,5 @@ t.test('the plain array of real practices', { skip }, async (t) => {
   // The array has the 6,918 published practices plus one sandbox alias.
   t.equal(directory.size, 6919)
   t.equal(directory.get('sandbox_healow')?.url, 'https://fhir4.healow.com/fhir/r4/JAFJCD')
-  t.same(directory.search('sandbox', 3).map((x) => x.id), ['SANDBOX_HEALOW', 'FFBJCD'])
+  t.same(directory.search('sandbox', 3).map((x) => x.id).sort(), ['FFBJCD', 'SANDBOX_HEALOW'])
 })

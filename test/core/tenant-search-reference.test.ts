@@ -29,18 +29,12 @@ function referenceSearch (tenants: readonly Named[], q: string, limit: number): 
     const nameWords = tenant.nameWords
     const normal = nameWords.join(' ')
     let cost = 0
-    let positions = 0
     for (const query of words) {
       let best = Infinity
-      let at = 0
-      nameWords.forEach((word, i) => {
-        const c = wordCost(query, word)
-        if (c < best) { best = c; at = i }
-      })
+      for (const word of nameWords) best = Math.min(best, wordCost(query, word))
       cost += best
-      positions += at
     }
-    if (cost !== Infinity) rows.push({ id: tenant.id, key: words.length === 0 ? [normal, tenant.id] : [cost, positions, normal.length, normal, tenant.id] })
+    if (cost !== Infinity) rows.push({ id: tenant.id, key: words.length === 0 ? [normal, tenant.id] : [cost, normal, tenant.id] })
   }
   rows.sort((x, y) => {
     for (let i = 0; i < x.key.length; i++) {

@@ -57,8 +57,8 @@ t.test('word prefixes match, exact words rank first', async (t) => {
     'the practice whose code is CARDIO, then the exact word, then the prefix')
   t.same(names('clinic'), ['Marcy Clinic', 'Mercy Clinic', 'Clínica Médica Hispana'])
   t.same(names('adv gard'), ['Advanced Garden State Cardiology LLC'])
-  t.same(names('s', 3), ['Skin Care of Rochester', "St. Mary's Health Center", 'Rochester Skin Cancer and Surgery Center'],
-    'one letter: earliest word position first')
+  t.same(names('s', 3), ['Advanced Garden State Cardiology LLC', 'Rochester Allergy and Asthma Specialists of New York', 'Rochester Skin Cancer and Surgery Center'],
+    'one letter: prefix matches alphabetically')
 })
 
 t.test('typos: 1 for 4-7 letters, 2 for 8 and more', async (t) => {
@@ -71,15 +71,16 @@ t.test('typos: 1 for 4-7 letters, 2 for 8 and more', async (t) => {
   t.same(names('skn'), [], 'no typo allowance under 4 letters')
 })
 
-t.test('ranking: earlier words, then shorter names', async (t) => {
+t.test('ranking: match quality, then alphabetical', async (t) => {
   t.same(names('medical group'), ['Medical Group of Zeta', 'Zeta Medical Group'])
-  t.same(names('zeta'), ['Zeta Medical Group', 'Medical Group of Zeta'])
+  t.same(names('zeta'), ['Medical Group of Zeta', 'Zeta Medical Group'])
   t.same(names('rochester'), [
+    'Rochester Allergy and Asthma Specialists of New York',
     'Rochester Family Medicine',
     'Rochester Skin Cancer and Surgery Center',
-    'Rochester Allergy and Asthma Specialists of New York',
     'Skin Care of Rochester'
   ])
+  t.same(names('roch'), names('rochester'), 'prefix matches of one quality read alphabetically too')
 })
 
 t.test('an exact practice code comes first', async (t) => {
