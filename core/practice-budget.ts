@@ -64,6 +64,13 @@ export interface PracticeBudgetOptions {
   limitPerMinute: number
   windowMs?: number
   pauseMarginMs?: number
+  /**
+   * Added to the window the call log spans. A call is counted here when it
+   * is granted but at the practice when it arrives; the guard absorbs the
+   * difference in transit between calls, so no practice window sees more
+   * than the limit. Default: 2% of the window, at least 250 ms.
+   */
+  transitGuardMs?: number
 }
 
 // KEYS: budget log, pause key. ARGV: limit, window ms, unique member.
@@ -133,6 +140,7 @@ export function createPracticeBudget (options: PracticeBudgetOptions): PracticeB
   const marginMs = options.pauseMarginMs ?? DEFAULT_PAUSE_MARGIN_MS
   checkPositiveInteger(limitPerMinute, 'limitPerMinute')
   checkPositiveInteger(windowMs, 'windowMs')
+  const logSpanMs = windowMs + (options.transitGuardMs ?? Math.max(250, Math.round(windowMs * 0.02)))
   const commands = defineCommands(redis)
   // Members must be unique across processes: two calls in the same
   // millisecond are still two calls.
@@ -142,7 +150,7 @@ export function createPracticeBudget (options: PracticeBudgetOptions): PracticeB
   async function take (practice: string): Promise<BudgetDecision> {
     const member = `${processTag}.${(sequence++).toString(36)}`
     const [ok, wait, extra] = await commands.healowBudgetTake(
-      keys.practiceBudget(practice), keys.practicePause(practice), limitPerMinute, windowMs, member)
+      keys.practiceBudget(practice), keys.practicePause(practice), limitPerMinute, logSpanMs, member)
     if (ok === 1) return { ok: true, retryAfterMs: 0, at: Number(extra) }
     return { ok: false, retryAfterMs: Math.max(1, Number(wait)), reason: extra === 'paused' ? 'paused' : 'budget' }
   }
