@@ -10,6 +10,7 @@ import { pathOnly } from '../core/logging.js'
 import { handleError } from './errors.js'
 import authorizeRoutes from './routes/authorize.js'
 import connectionRoutes from './routes/connections.js'
+import proxyRoutes from './routes/proxy.js'
 import resourceRoutes from './routes/resources.js'
 import syncRoutes from './routes/sync.js'
 import tenantRoutes from './routes/tenants.js'
@@ -72,6 +73,7 @@ const healowPlugin: FastifyPluginAsync<FastifyHealowOptions> = async (fastify, o
     await scope.register(connectionRoutes, { deps })
     await scope.register(syncRoutes, { deps })
     await scope.register(resourceRoutes, { deps })
+    await scope.register(proxyRoutes, { deps })
   }, { prefix: config.prefix })
 }
 
