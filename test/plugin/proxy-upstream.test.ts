@@ -1,5 +1,6 @@
 import t from 'tap'
 import { request } from 'undici'
+import { createDirectory } from '../../core/directory.js'
 import { freePort } from '../helpers/redis.js'
 import { addConnection, buildProxyHost, proxyGet, rawRequest, startEchoPractice, USER_HEADER } from './proxy-helpers.js'
 
@@ -162,4 +163,32 @@ t.test('bodies over 32 MiB: refused when declared, cut when streamed', async (t)
   let received = 0
   await t.rejects((async () => { for await (const part of res.body) received += (part as Buffer).length })(), 'the response is cut')
   t.ok(received <= 32 * MiB, `${received} bytes at most the cap`)
+})
+
+t.test('a freshly refreshed token refused again is a 409: one refresh, two calls, no loop', async (t) => {
+  const echo = await startEchoPractice(t)
+  const ctx = await buildProxyHost(t, { plugin: { directory: createDirectory([echo.tenant]) } })
+  const connection = await addConnection(ctx, 'alice', { tenant: echo.tenant })
+  echo.respond = (req, res) => {
+    if (req.url === '/fhir/r4/ECHO01/.well-known/smart-configuration') {
+      res.writeHead(200, { 'content-type': 'application/json' })
+      res.end(JSON.stringify({ issuer: echo.origin, authorization_endpoint: echo.tenant.authorize, token_endpoint: echo.tenant.token }))
+      return
+    }
+    if (req.url === '/token') {
+      res.writeHead(200, { 'content-type': 'application/json' })
+      res.end(JSON.stringify({ access_token: 'fresh-token-also-refused', token_type: 'Bearer', expires_in: 3600, refresh_token: 'rotated', scope: 'patient/Patient.read' }))
+      return
+    }
+    res.writeHead(req.url?.startsWith('/fhir/r4/ECHO01/Patient') === true ? 401 : 404, { 'content-type': 'application/json+fhir' })
+    res.end(JSON.stringify({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'login', diagnostics: 'no' }] }))
+  }
+  const res = await proxyGet(ctx, 'alice', connection.id, 'Patient/p1')
+  t.equal(res.status, 409)
+  t.equal(JSON.parse(res.body).code, 'HEALOW_ERR_REAUTH_REQUIRED')
+  const calls = echo.seen.filter((s) => s.url === '/fhir/r4/ECHO01/Patient/p1')
+  t.equal(calls.length, 2, 'the call and one retry')
+  t.equal(calls[1]?.headers.authorization, 'Bearer fresh-token-also-refused', 'the retry carries the refreshed token')
+  t.equal(echo.seen.filter((s) => s.url === '/token').length, 1, 'one refresh')
+  t.equal((await ctx.app.healow.connections.readTokens(connection.id))?.refreshToken, 'rotated', 'the rotated refresh token was stored')
 })
