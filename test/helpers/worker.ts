@@ -6,9 +6,9 @@ import { startWorker, type RunningWorker } from '../../worker/start.js'
 import type { TestApp } from './build.js'
 
 /** A sync worker in this process, on the test app's Redis prefix and sandbox; closed on teardown. */
-export async function startTestWorker (t: Test, ctx: TestApp, overrides: Partial<HealowConfig> = {}): Promise<RunningWorker> {
+export async function startTestWorker (t: Test, ctx: TestApp, overrides: Partial<HealowConfig> = {}, options: { budgetWindowMs?: number } = {}): Promise<RunningWorker> {
   const config = { ...ctx.app.healow.config, ...overrides }
-  const running = await startWorker({ config, log: ctx.app.log, directory: createDirectory([ctx.tenant]) })
+  const running = await startWorker({ config, log: ctx.app.log, directory: createDirectory([ctx.tenant]), budgetWindowMs: options.budgetWindowMs })
   t.teardown(async () => { await running.close() })
   return running
 }
