@@ -6,53 +6,16 @@
  *
  *   npx tsx bench/practice-budget.bench.ts
  */
-import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
 import { createKeys } from '../core/keys.js'
 import { createPracticeBudget } from '../core/practice-budget.js'
-import { freePort } from '../test/helpers/redis.js'
+import { resolveRedis } from '../test/helpers/redis.js'
 
 const DURATION_MS = 2_000
 const CONNECTIONS = 4
 const IN_FLIGHT_PER_CONNECTION = 16
 const LIMIT = 200
-
-async function answers (url: string): Promise<boolean> {
-  const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1000 })
-  probe.on('error', () => {})
-  try {
-    await probe.connect()
-    return (await probe.ping()) === 'PONG'
-  } catch {
-    return false
-  } finally {
-    probe.disconnect()
-  }
-}
-
-async function startRedis (): Promise<{ url: string, stop: () => Promise<void> }> {
-  const fromEnv = process.env.REDIS_URL
-  if (fromEnv !== undefined && fromEnv !== '' && await answers(fromEnv)) return { url: fromEnv, stop: async () => {} }
-  const port = await freePort()
-  const dir = mkdtempSync(join(tmpdir(), 'healow-bench-redis-'))
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' })
-  const url = `redis://127.0.0.1:${port}`
-  for (let i = 0; i < 100 && !(await answers(url)); i++) await sleep(50)
-  return {
-    url,
-    stop: async () => {
-      const exited = new Promise((resolve) => child.once('exit', resolve))
-      child.kill('SIGTERM')
-      await exited
-      rmSync(dir, { recursive: true, force: true })
-    }
-  }
-}
 
 /** Calls `op` with CONNECTIONS x IN_FLIGHT_PER_CONNECTION loops for DURATION_MS; returns calls per second. */
 async function measure (clients: Redis[], op: (redis: Redis, n: number) => Promise<unknown>): Promise<number> {
@@ -67,7 +30,7 @@ async function measure (clients: Redis[], op: (redis: Redis, n: number) => Promi
 }
 
 async function main (): Promise<void> {
-  const server = await startRedis()
+  const server = await resolveRedis()
   const prefix = `bench-budget-${randomBytes(4).toString('hex')}`
   const clients = Array.from({ length: CONNECTIONS }, () => new Redis(server.url))
   try {

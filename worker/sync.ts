@@ -35,7 +35,44 @@ export interface SyncDeps {
   records: RecordStore
   /** Attachments larger than this are not stored (and reported). */
   maxAttachmentBytes: number
+  /** Searches of one sync in flight at once (default {@link DEFAULT_SEARCH_CONCURRENCY}). */
+  searchConcurrency?: number
   log: Logger
+}
+
+export const DEFAULT_SEARCH_CONCURRENCY = 4
+/** Progress goes out at most this often (and always at the end), not once per page. */
+const PROGRESS_INTERVAL_MS = 250
+/** The access token is read from the store again after this long, to pick up refreshes. */
+const TOKEN_CACHE_MS = 30_000
+
+/** Runs `fn` over `items` with at most `limit` at once; the first error stops new starts and is thrown. */
+export async function eachLimit<T> (items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0
+  let failed = false
+  const lane = async (): Promise<void> => {
+    while (!failed && next < items.length) {
+      const item = items[next++] as T
+      try {
+        await fn(item)
+      } catch (err) {
+        failed = true
+        throw err
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane))
+}
+
+/** Calls `fn` when forced or when `intervalMs` has passed since the last call. */
+function throttle (fn: () => Promise<void>, intervalMs: number): (force: boolean) => Promise<void> {
+  let last = 0
+  return async (force) => {
+    const now = Date.now()
+    if (!force && now - last < intervalMs) return
+    last = now
+    await fn()
+  }
 }
 
 /** A run is skipped when the last success is younger than the interval less this slack (a scheduler's own drift). */
@@ -89,11 +126,10 @@ async function run (job: Pick<Job<SyncJobData>, 'id' | 'data' | 'updateProgress'
   await writeSyncStatus(core, connection.id, base)
   await job.updateProgress({ ...progress })
   const ctx = requestContext(core, connection)
+  const publish = throttle(async () => { await job.updateProgress({ ...progress, counts: { ...progress.counts } }) }, PROGRESS_INTERVAL_MS)
   let upstreamFailures = 0
 
-  for (const search of plan) {
-    progress.phase = 'downloading'
-    progress.search = search.id
+  async function runSearch (search: PlannedSearch): Promise<void> {
     try {
       for await (const page of pageSearch(fhir, ctx, search)) {
         const result = await records.upsertPage(connection.id, page.resources)
@@ -108,7 +144,7 @@ async function run (job: Pick<Job<SyncJobData>, 'id' | 'data' | 'updateProgress'
           if (attachments.stored > 0) progress.counts.Binary = (progress.counts.Binary ?? 0) + attachments.stored
           failures.push(...attachments.failures)
         }
-        await job.updateProgress({ ...progress, counts: { ...progress.counts } })
+        await publish(false)
       }
     } catch (err) {
       if (isReauth(err)) throw new UnrecoverableError('HEALOW_ERR_REAUTH_REQUIRED')
@@ -119,6 +155,13 @@ async function run (job: Pick<Job<SyncJobData>, 'id' | 'data' | 'updateProgress'
     }
     progress.searchesDone++
   }
+
+  progress.phase = 'downloading'
+  // A few searches at once: the shared budget, not this loop, sets the pace at the practice.
+  await eachLimit(plan, deps.searchConcurrency ?? DEFAULT_SEARCH_CONCURRENCY, async (search) => {
+    progress.search = search.id
+    await runSearch(search)
+  })
   // Every search failed to reach the practice: let BullMQ retry the job later.
   if (upstreamFailures === plan.length) {
     const status: SyncStatus = { ...base, outcome: 'failed', finishedAt: new Date().toISOString(), failures, error: 'the practice could not be reached' }
@@ -132,22 +175,29 @@ async function run (job: Pick<Job<SyncJobData>, 'id' | 'data' | 'updateProgress'
     ...base, outcome, finishedAt, counts: progress.counts, changed, failures, lastSuccessAt: startedAt
   })
   progress.phase = 'done'
-  await job.updateProgress({ ...progress, counts: { ...progress.counts } })
+  await publish(true)
   log.info({ connectionId: connection.id, jobId: job.id, outcome, resources: progress.resources, changed, failed: failures.length }, 'sync finished')
   return { connectionId: connection.id, outcome, counts: progress.counts, changed, failures }
 }
 
 /** The FHIR request context of one connection: its base, its token, single-flight refresh on 401. */
 export function requestContext (core: HealowCore, connection: Connection): FhirRequestContext & { current?: string } {
+  // The token is kept for a short while rather than read (and decrypted) for every page;
+  // the token manager still refreshes it ahead of expiry and after a 401.
+  let readAt = 0
   const ctx: FhirRequestContext & { current?: string } = {
     practiceId: connection.practiceId,
     baseUrl: connection.fhirBaseUrl,
     getAccessToken: async () => {
-      ctx.current = await core.tokens.getAccessToken(connection)
+      if (ctx.current === undefined || Date.now() - readAt > TOKEN_CACHE_MS) {
+        ctx.current = await core.tokens.getAccessToken(connection)
+        readAt = Date.now()
+      }
       return ctx.current
     },
     onUnauthorized: async () => {
       ctx.current = await core.tokens.refreshAfterUnauthorized(connection, ctx.current ?? '')
+      readAt = Date.now()
       return ctx.current
     }
   }

@@ -1,5 +1,6 @@
 import t, { type Test } from 'tap'
 import { execFile } from 'node:child_process'
+import { childEnv } from '../helpers/child-env.js'
 import { createServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
@@ -16,7 +17,7 @@ const bundle = fixture('bundle.json')
 
 function runScript (args: string[]): Promise<{ code: number, stdout: string, stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', 'scripts/tenants-update.ts', ...args], { cwd: root }, (err, stdout, stderr) => {
+    execFile(process.execPath, ['--import', 'tsx', 'scripts/tenants-update.ts', ...args], { cwd: root, env: childEnv() }, (err, stdout, stderr) => {
       resolve({ code: err === null ? 0 : (err as { code?: number }).code ?? -1, stdout, stderr })
     })
   })

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process'
+import { childEnv } from '../helpers/child-env.js'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { request } from 'undici'
@@ -13,7 +14,7 @@ const STACK_FRAME = /^\s+at .*:\d+:\d+\)?$/m
 function cleanEnv (extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env }
   for (const name of [...Object.values(ENV_NAMES), 'HEALOW_WORKER']) delete env[name]
-  return { ...env, ...extra }
+  return childEnv(extra, env)
 }
 
 async function runEntry (env: Record<string, string>, args: string[] = []): Promise<{ code: number | null, output: string }> {

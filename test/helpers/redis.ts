@@ -26,7 +26,8 @@ export async function freePort (): Promise<number> {
   })
 }
 
-async function answers (url: string): Promise<boolean> {
+/** Whether a Redis answers PING at `url`. */
+export async function answers (url: string): Promise<boolean> {
   const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null, connectTimeout: 1000 })
   probe.on('error', () => {})
   try {
@@ -39,7 +40,8 @@ async function answers (url: string): Promise<boolean> {
   }
 }
 
-async function startRedisServer (): Promise<{ url: string, stop: () => Promise<void> }> {
+/** A private `redis-server` on a free port, without persistence; `stop` removes its folder. */
+export async function startRedisServer (): Promise<{ url: string, stop: () => Promise<void> }> {
   const port = await freePort()
   const dir = mkdtempSync(join(tmpdir(), 'healow-redis-'))
   const child: ChildProcess = spawn('redis-server', [
@@ -66,16 +68,17 @@ async function startRedisServer (): Promise<{ url: string, stop: () => Promise<v
   }
 }
 
+/** REDIS_URL when it answers, otherwise a private server (tests and benchmarks). */
+export async function resolveRedis (): Promise<{ url: string, stop: () => Promise<void> }> {
+  const fromEnv = process.env.REDIS_URL
+  if (fromEnv !== undefined && fromEnv !== '' && await answers(fromEnv)) return { url: fromEnv, stop: async () => {} }
+  return await startRedisServer()
+}
+
 /** The Redis URL for this test file; the server is stopped with the root test. */
 export async function redisUrl (t: Test): Promise<string> {
   if (shared === undefined) {
-    shared = (async () => {
-      const fromEnv = process.env.REDIS_URL
-      if (fromEnv !== undefined && fromEnv !== '' && await answers(fromEnv)) {
-        return { url: fromEnv, stop: async () => {} }
-      }
-      return await startRedisServer()
-    })()
+    shared = resolveRedis()
     const started = shared
     const root = rootOf(t)
     root.teardown(async () => { await (await started).stop() })

@@ -4,6 +4,7 @@ import type { Test } from 'tap'
 import type { HealowOptions } from '../../core/config.js'
 import type { Tenant } from '../../core/directory.js'
 import type { TestApp } from './build.js'
+import { childEnv } from './child-env.js'
 import { TEST_COOKIE_SECRET, TEST_ENCRYPTION_KEY } from './build.js'
 
 const SCRIPT = fileURLToPath(new URL('./worker-process.ts', import.meta.url))
@@ -36,8 +37,7 @@ export function settingsOf (ctx: TestApp, extra: HealowOptions = {}): HealowOpti
 export async function spawnWorker (t: Test, options: { settings: HealowOptions, tenant: Tenant, budgetWindowMs?: number, lockDurationMs?: number }): Promise<WorkerProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', SCRIPT], {
     cwd: ROOT,
-    // Coverage of a differently compiled copy would corrupt tap's report.
-    env: { ...process.env, HEALOW_TEST_WORKER: JSON.stringify(options), _TAPJS_PROCESSINFO_COVERAGE_: '0', NODE_OPTIONS: '' },
+    env: childEnv({ HEALOW_TEST_WORKER: JSON.stringify(options) }),
     stdio: ['ignore', 'pipe', 'inherit']
   })
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => { resolve(code) }))

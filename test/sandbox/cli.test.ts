@@ -1,5 +1,6 @@
 import t from 'tap'
 import { spawn } from 'node:child_process'
+import { childEnv } from '../helpers/child-env.js'
 import { once } from 'node:events'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
@@ -11,7 +12,7 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url))
  * coverage of the same files would corrupt the merged report, so tap's
  * process tracking is told to record none for it.
  */
-const CHILD_ENV = { ...process.env, _TAPJS_PROCESSINFO_COVERAGE_: '0' }
+const CHILD_ENV = childEnv()
 
 t.test('flags, then SANDBOX_* variables; flags win', async (t) => {
   const { options, help } = parseCliOptions(

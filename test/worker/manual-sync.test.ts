@@ -64,7 +64,7 @@ t.test('live progress arrives as server-sent events', async (t) => {
   res.body.destroy()
   const events = text.split('\n\n').filter((e) => e.startsWith('event: '))
   const progress = events.filter((e) => e.startsWith('event: progress')).map((e) => JSON.parse(e.slice(e.indexOf('data: ') + 6)))
-  t.ok(progress.length > 5, `progress events (${progress.length})`)
+  t.ok(progress.length >= 2, `progress events (${progress.length})`)
   t.ok(progress.every((p) => p.connectionId === id && p.jobId === JSON.parse(trigger.body).jobId))
   const last = progress.at(-1)
   t.equal(last.phase, 'done')
