@@ -15,6 +15,23 @@ export const DISCOVERY_FAILURE_TTL_MS = 60_000
 /** Healow issues access tokens for about an hour; used when `expires_in` is missing. */
 export const DEFAULT_ACCESS_TOKEN_LIFETIME_S = 3600
 
+/** Stands in for an issuer no discovery document named; replaced by the one the id_token proves. */
+const UNKNOWN_ISSUER = 'urn:fastify-healow:issuer-not-discovered'
+
+/**
+ * The `iss` a callback carries (RFC 9207), accepted without discovery only
+ * on the token endpoint's origin; otherwise the placeholder, which fails the check.
+ */
+function callbackIssuer (as: oauth.AuthorizationServer, callback: URLSearchParams): string {
+  const iss = callback.get('iss')
+  if (iss === null) return UNKNOWN_ISSUER
+  try {
+    return new URL(iss).origin === new URL(as.token_endpoint ?? '').origin ? iss : UNKNOWN_ISSUER
+  } catch {
+    return UNKNOWN_ISSUER
+  }
+}
+
 /** The tokens of one connection; never logged, stored only encrypted. */
 export interface TokenSet {
   accessToken: string
@@ -82,13 +99,14 @@ export function createOAuthClient (options: { config: HealowConfig, fetch: Pract
   }
 
   function fallback (tenant: Tenant): oauth.AuthorizationServer {
-    return {
+    const as: oauth.AuthorizationServer = {
       // No discovery: the issuer is learnt from the id_token, held to the token endpoint's origin.
-      issuer: '',
+      issuer: UNKNOWN_ISSUER,
       authorization_endpoint: tenant.authorize,
       token_endpoint: tenant.token,
       jwks_uri: tenant.token.replace(/\/token$/, '/jwks')
     }
+    return as
   }
 
   async function discover (tenant: Tenant): Promise<oauth.AuthorizationServer> {
@@ -101,7 +119,7 @@ export function createOAuthClient (options: { config: HealowConfig, fetch: Pract
       if (!response.ok) throw new Error(`status ${response.status}`)
       const body = smartConfigurationSchema.parse(await response.json())
       as = {
-        issuer: body.issuer ?? '',
+        issuer: body.issuer ?? UNKNOWN_ISSUER,
         authorization_endpoint: checkedUrl(body.authorization_endpoint, 'authorization_endpoint'),
         token_endpoint: checkedUrl(body.token_endpoint, 'token_endpoint'),
         jwks_uri: body.jwks_uri !== undefined ? checkedUrl(body.jwks_uri, 'jwks_uri') : fallback(tenant).jwks_uri
@@ -136,7 +154,7 @@ export function createOAuthClient (options: { config: HealowConfig, fetch: Pract
   async function exchangeCode (tenant: Tenant, callback: URLSearchParams, pending: PendingAuthorization): Promise<TokenSet> {
     let as = await discover(tenant)
     return await guard(async () => {
-      const params = oauth.validateAuthResponse({ ...as, issuer: as.issuer || 'unknown' }, client, callback, pending.state)
+      const params = oauth.validateAuthResponse(as.issuer === UNKNOWN_ISSUER ? { ...as, issuer: callbackIssuer(as, callback) } : as, client, callback, pending.state)
       const response = await oauth.authorizationCodeGrantRequest(as, client, clientAuth, params, config.redirectUri, pending.codeVerifier, httpOptions(tenant))
       as = await withIssuer(as, response)
       const result = await oauth.processAuthorizationCodeResponse(as, client, response, { expectedNonce: pending.nonce, requireIdToken: true })
@@ -158,7 +176,7 @@ export function createOAuthClient (options: { config: HealowConfig, fetch: Pract
 
   /** Without discovery, takes the id_token's `iss` only when it is on the token endpoint's origin. */
   async function withIssuer (as: oauth.AuthorizationServer, response: globalThis.Response): Promise<oauth.AuthorizationServer> {
-    if (as.issuer !== '' || !response.ok) return as
+    if (as.issuer !== UNKNOWN_ISSUER || !response.ok) return as
     const body = await response.clone().json().catch(() => ({})) as { id_token?: unknown }
     if (typeof body.id_token !== 'string') return as
     let iss: unknown

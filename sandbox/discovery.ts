@@ -79,6 +79,7 @@ export function capabilityStatement (ctx: SandboxContext): Record<string, unknow
 export function registerDiscovery (app: FastifyInstance, ctx: SandboxContext): void {
   const base = fhirBasePath(ctx.options.practiceCode)
   app.get(`${base}/.well-known/smart-configuration`, async (_request, reply) => {
+    if (ctx.traffic.faults.discoveryMissing === true) return await reply.code(404).send({ error: 'not_found' })
     return await reply.header('cache-control', 'no-cache').send(smartConfiguration(ctx))
   })
   app.get(`${base}/metadata`, async (_request, reply) => sendFhir(reply, 200, capabilityStatement(ctx)))

@@ -50,6 +50,8 @@ export interface SandboxFaults {
   idToken?: IdTokenFault
   /** Healow once answered Goal searches with `total: 50` and no entries. */
   goalQuirk?: boolean
+  /** The practice publishes no smart-configuration (404), as some do: clients fall back to their directory. */
+  discoveryMissing?: boolean
 }
 
 /** Options of {@link startSandbox}; every one has a default. */

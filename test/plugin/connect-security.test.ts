@@ -190,3 +190,29 @@ t.test('public mode: after the access token expires the status asks to reconnect
   t.equal(body.reauthReason, 'token_expired')
   t.equal(body.canRefresh, false)
 })
+
+t.test('without a smart-configuration the directory entry is used, and the id_token is still checked', async (t) => {
+  const ctx = await build(t, { sandbox: { faults: { discoveryMissing: true } } })
+  const { final, connectionId, authorizeUrl } = await connect(ctx)
+  t.equal(authorizeUrl.origin + authorizeUrl.pathname, ctx.tenant.authorize, 'the directory authorize URL')
+  t.ok(connectionId, 'connected')
+  t.equal(final.status, 302)
+  // The refresh works the same way.
+  const core = ctx.app.healow
+  const id = connectionId ?? ''
+  const tokens = await core.connections.readTokens(id)
+  if (tokens === undefined) throw new Error('no tokens')
+  await core.connections.writeTokens(id, { ...tokens, expiresAt: Date.now() - 1 })
+  const connection = await core.connections.get(id)
+  if (connection === undefined) throw new Error('no connection')
+  const fresh = await core.tokens.getAccessToken(connection)
+  t.not(fresh, tokens.accessToken)
+  t.equal(ctx.sandbox.counters().tokenGrants.refresh_token, 1)
+
+  ctx.sandbox.setFaults({ discoveryMissing: true, idToken: 'foreign-key' })
+  const forged = await connect(ctx)
+  t.equal(forged.final.location, `${ctx.origin}/done?healow_error=HEALOW_ERR_ID_TOKEN`, 'a foreign key still fails')
+  ctx.sandbox.setFaults({ discoveryMissing: true, idToken: 'wrong-iss' })
+  const wrongIss = await connect(ctx)
+  t.equal(wrongIss.final.location, `${ctx.origin}/done?healow_error=HEALOW_ERR_ID_TOKEN`, 'an issuer on another origin fails')
+})
