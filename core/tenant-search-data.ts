@@ -2,8 +2,6 @@ import { charMasks, normalizeWords } from './tenant-search-text.js'
 
 /** Word lengths the fuzzy matcher considers (longer words match exactly or by prefix only). */
 export const MAX_FUZZY_WORD = 48
-/** Position is stored in 8 bits inside a posting. */
-export const MAX_POSITION = 255
 /** The ranking key packs the item index into the low 20 bits. */
 export const MAX_ITEMS = 1 << 20
 
@@ -13,7 +11,6 @@ export interface Searchable { id: string; name: string }
 export interface IndexData<T> {
   items: T[]
   ids: Map<string, number>
-  nameLength: Uint8Array
   /** Distinct name words, sorted: a prefix is a contiguous range. */
   vocab: string[]
   once: Int32Array
@@ -23,7 +20,7 @@ export interface IndexData<T> {
   lengthOnce: Int32Array[]
   lengthTwice: Int32Array[]
   postStart: Int32Array
-  /** Per posting: item index << 8 | position of the word's first occurrence in the name. */
+  /** Per posting: the index of an item whose name holds the word, once per item, ascending. */
   postings: Int32Array
   /** Each name as vocabulary ids in word order, item `i` at `nameWords[wordStart[i]..wordStart[i + 1]]`. */
   wordStart: Int32Array
@@ -41,12 +38,11 @@ export function buildData<T extends Searchable> (input: readonly T[]): IndexData
   keyed.sort((x, y) => compare(x.normal, y.normal) || compare(x.item.id, y.item.id))
   const postingLists = new Map<string, number[]>()
   keyed.forEach(({ words }, index) => {
-    words.forEach((word, position) => {
+    for (const word of words) {
       let list = postingLists.get(word)
       if (list === undefined) postingLists.set(word, list = [])
-      if (list.length > 0 && (list[list.length - 1] as number) >>> 8 === index) return // first occurrence only
-      list.push(index << 8 | Math.min(position, MAX_POSITION))
-    })
+      if (list[list.length - 1] !== index) list.push(index) // a word repeated in a name is posted once
+    }
   })
   const vocab = [...postingLists.keys()].sort()
   const vocabId = new Map(vocab.map((word, w) => [word, w]))
@@ -67,7 +63,6 @@ export function buildData<T extends Searchable> (input: readonly T[]): IndexData
   return {
     items: keyed.map((k) => k.item),
     ids: new Map(keyed.map((k, index) => [k.item.id.toUpperCase(), index])),
-    nameLength: Uint8Array.from(keyed, (k) => Math.min(255, k.normal.length)),
     vocab,
     once,
     twice,

@@ -12,7 +12,7 @@
  */
 
 import {
-  MAX_FUZZY_WORD, MAX_ITEMS, MAX_POSITION, buildData, type IndexData, type Searchable
+  MAX_FUZZY_WORD, MAX_ITEMS, buildData, type IndexData, type Searchable
 } from './tenant-search-data.js'
 import { allowedTypos, boundedDistance, charMasks, lowerBound, masksWithin, normalizeWords } from './tenant-search-text.js'
 
@@ -57,10 +57,8 @@ class QueryRunner<T> {
   private readonly queryStamp: Int32Array
   private readonly matched: Int32Array
   private readonly totalCost: Int32Array
-  private readonly positionSum: Int32Array
   private readonly wordStamp: Int32Array
   private readonly wordCost: Int32Array
-  private readonly wordPosition: Int32Array
   private lists: [Int32Array, Int32Array]
   private readonly vocabStamp: Int32Array
   private readonly vocabCost: Int8Array
@@ -79,10 +77,8 @@ class QueryRunner<T> {
     this.queryStamp = new Int32Array(n)
     this.matched = new Int32Array(n)
     this.totalCost = new Int32Array(n)
-    this.positionSum = new Int32Array(n)
     this.wordStamp = new Int32Array(n)
     this.wordCost = new Int32Array(n)
-    this.wordPosition = new Int32Array(n)
     this.lists = [new Int32Array(n), new Int32Array(n)]
     this.vocabStamp = new Int32Array(data.vocab.length)
     this.vocabCost = new Int8Array(data.vocab.length)
@@ -121,18 +117,14 @@ class QueryRunner<T> {
     const { postStart, postings } = this.data
     const end = postStart[w + 1] as number
     for (let p = postStart[w] as number; p < end; p++) {
-      const posting = postings[p] as number
-      const item = posting >>> 8
+      const item = postings[p] as number
       if (wi > 0 && (this.queryStamp[item] !== this.queryGen || this.matched[item] !== wi)) continue
-      const position = posting & 0xff
       if (this.wordStamp[item] !== this.wordGen) {
         this.wordStamp[item] = this.wordGen
         this.wordCost[item] = cost
-        this.wordPosition[item] = position
         out[count++] = item
-      } else if (cost < (this.wordCost[item] as number) || (cost === this.wordCost[item] && position < (this.wordPosition[item] as number))) {
+      } else if (cost < (this.wordCost[item] as number)) {
         this.wordCost[item] = cost
-        this.wordPosition[item] = position
       }
     }
     return count
@@ -170,7 +162,6 @@ class QueryRunner<T> {
       const first = wordStart[item] as number
       const last = wordStart[item + 1] as number
       let best = NO_MATCH
-      let position = 0
       for (let p = first; p < last; p++) {
         const w = nameWords[p] as number
         if (this.vocabStamp[w] !== this.wordGen) {
@@ -178,11 +169,11 @@ class QueryRunner<T> {
           this.vocabCost[w] = this.cost(w)
         }
         const cost = this.vocabCost[w] as number
-        if (cost < best) { best = cost; position = p - first }
+        if (cost < best) best = cost
+        if (best === COST_EXACT) break // nothing beats it
       }
       if (best === NO_MATCH) continue
       this.wordCost[item] = best
-      this.wordPosition[item] = Math.min(position, MAX_POSITION)
       out[count++] = item
     }
     return count
@@ -197,7 +188,7 @@ class QueryRunner<T> {
     return work
   }
 
-  /** Items matching every word (AND), with summed costs and positions; fewest prefix postings first. */
+  /** Items matching every word (AND), with summed costs; fewest prefix postings first. */
   rank (words: string[]): { items: Int32Array, count: number } {
     const { postStart } = this.data
     const plan = words.map((word) => {
@@ -216,13 +207,12 @@ class QueryRunner<T> {
       this.setWord((plan[wi] as { word: string }).word)
       const viaNames = wi > 0 && count * this.data.averageWords < this.vocabularyWork()
       count = viaNames ? this.scanCandidates(previous, count, out) : this.scanVocabulary(wi, out)
+      const first = wi === 0
       for (let k = 0; k < count; k++) {
         const item = out[k] as number
-        const first = wi === 0
         this.queryStamp[item] = this.queryGen
         this.matched[item] = wi + 1
         this.totalCost[item] = (first ? 0 : this.totalCost[item] as number) + (this.wordCost[item] as number)
-        this.positionSum[item] = (first ? 0 : this.positionSum[item] as number) + (this.wordPosition[item] as number)
       }
       if (count === 0) break
       ;[previous, out] = [out, previous]
