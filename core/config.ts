@@ -50,7 +50,11 @@ export type OptionName = keyof typeof ENV_NAMES
 /** Raw settings as a host passes them (or as read from the environment). */
 export type HealowOptions = {
   [K in OptionName]?: K extends 'encryptionKey' ? string | string[] : string | number | boolean
-} & { prefix?: string }
+} & {
+  prefix?: string
+  /** The client id is the built-in sandbox practice's (set by the example host, never by the environment). */
+  sandbox?: boolean
+}
 
 export interface EncryptionKey {
   /** Stored beside every ciphertext so old values still decrypt after rotation. */
@@ -63,8 +67,10 @@ export interface HealowConfig {
   publicUrl: string
   prefix: string
   redirectUri: string
-  /** No client id set: the built-in sandbox practice and its client are used. */
+  /** No client id set (or the host says so): the built-in sandbox practice and its client are used. */
   sandbox: boolean
+  /** `http://` is allowed for loopback practice and public URLs: insecure loopback, or the sandbox. */
+  allowLoopbackHttp: boolean
   clientId: string | undefined
   clientSecret: string | undefined
   /** Confidential (refresh tokens, schedules) exactly when a client secret is set. */
@@ -201,13 +207,14 @@ export function resolveConfig (options: HealowOptions): ResolvedConfig {
     for (const i of parsed.error.issues) issue(String(i.path[0] ?? 'options'), i.message)
   }
   const data = parsed.success ? parsed.data : undefined
-  const sandbox = options.clientId === undefined || String(options.clientId).trim() === ''
+  const noClientId = options.clientId === undefined || String(options.clientId).trim() === ''
+  const sandbox = noClientId || options.sandbox === true
   // Read apart from the rest so one bad field elsewhere does not hide these checks.
   const insecureLoopback = flag.safeParse(options.insecureLoopback).data ?? false
   const warnings: string[] = []
 
   const publicUrl = checkPublicUrl(text.safeParse(options.publicUrl).data, sandbox, insecureLoopback, issue, warnings)
-  if (sandbox && data?.clientSecret !== undefined) {
+  if (noClientId && data?.clientSecret !== undefined) {
     issue('clientSecret', 'is set but HEALOW_CLIENT_ID is not: set both for a confidential client, or neither to use the built-in sandbox practice')
   }
   const encryptionKeys = checkKeys(options.encryptionKey, sandbox, issue, warnings)
@@ -232,6 +239,7 @@ export function resolveConfig (options: HealowOptions): ResolvedConfig {
       prefix: data.prefix,
       redirectUri: `${publicUrl}${data.prefix}/callback`,
       sandbox,
+      allowLoopbackHttp: insecureLoopback || sandbox,
       clientId: data.clientId,
       clientSecret: data.clientSecret,
       confidential: data.clientSecret !== undefined,

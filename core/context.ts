@@ -81,7 +81,7 @@ export async function createHealowCore (options: CreateCoreOptions): Promise<Hea
   const directory = options.directory ?? await loadDirectory({
     tenantsFile: config.tenantsFile,
     tenantsMode: config.tenantsMode,
-    insecureLoopback: config.insecureLoopback || config.sandbox,
+    insecureLoopback: config.allowLoopbackHttp,
     extra: options.extraTenants,
     log
   })

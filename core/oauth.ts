@@ -80,7 +80,7 @@ export interface OAuthClient {
  */
 export function createOAuthClient (options: { config: HealowConfig, fetch: PracticeFetch }): OAuthClient {
   const { config, fetch } = options
-  const allowHttp = config.insecureLoopback || config.sandbox
+  const allowHttp = config.allowLoopbackHttp
   const discovered = new Map<string, { at: number, ttl: number, as: oauth.AuthorizationServer }>()
   const jwksCaches = new Map<string, oauth.JWKSCacheInput>()
   const client: oauth.Client = { client_id: config.clientId ?? '' }

@@ -68,15 +68,6 @@ async function closeAll (closers: Closer[], log: FastifyBaseLogger | undefined):
   }
 }
 
-/**
- * The plugin sees the sandbox's client id, so it warns that Healow refuses
- * loopback redirect URLs; true for Healow, beside the point for the local
- * sandbox practice, and confusing on a first run.
- */
-function dropSandboxNoise (this: unknown, args: unknown[], method: (...a: unknown[]) => void): void {
-  if (typeof args[0] === 'string' && args[0].startsWith('PUBLIC_URL is a loopback address')) return
-  method.apply(this, args)
-}
 
 /** Settings with what the example host decides itself: the port, and in sandbox mode the public URL. */
 async function baseSettings (options: StartExampleOptions): Promise<HealowOptions> {
@@ -121,7 +112,7 @@ async function startSandboxPractice (first: HealowConfig, options: StartExampleO
     overrides: {
       clientId: sandbox.clientId,
       clientSecret: sandbox.clientSecret,
-      insecureLoopback: true,
+      sandbox: true,
       publicUrl: first.publicUrl,
       encryptionKey: first.encryptionKeys.map((k) => k.key.toString('base64')),
       cookieSecret: first.cookieSecret
@@ -129,12 +120,11 @@ async function startSandboxPractice (first: HealowConfig, options: StartExampleO
   }
 }
 
-function createApp (config: HealowConfig, sandboxMode: boolean, logStream: DestinationStream | undefined): FastifyInstance {
+function createApp (config: HealowConfig, logStream: DestinationStream | undefined): FastifyInstance {
   return Fastify({
     logger: {
       level: config.logLevel,
       redact: [...LOG_REDACT_PATHS],
-      ...(sandboxMode ? { hooks: { logMethod: dropSandboxNoise } } : {}),
       ...(logStream !== undefined ? { stream: logStream } : {})
     },
     // Server-sent event streams stay open; closing must not wait for browsers to leave.
@@ -171,7 +161,7 @@ export async function startExample (options: StartExampleOptions = {}): Promise<
     const { config } = resolveConfig(effective)
     const extraTenants = practice?.extraTenants
 
-    const app = createApp(config, first.sandbox, options.logStream)
+    const app = createApp(config, options.logStream)
     log = app.log
     for (const warning of warnings) app.log.warn(warning)
     logRedis(app.log, redis)

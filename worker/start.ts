@@ -35,7 +35,7 @@ export async function startWorker (options: StartWorkerOptions): Promise<Running
   const { config, log } = options
   const core = await createHealowCore({ config, log, extraTenants: options.extraTenants, directory: options.directory, budgetWindowMs: options.budgetWindowMs })
   const fhir = createFhirClient({
-    fetch: core.fetch, budget: core.budget, log, allowLoopbackHttp: config.insecureLoopback || config.sandbox
+    fetch: core.fetch, budget: core.budget, log, allowLoopbackHttp: config.allowLoopbackHttp
   })
   // Workers block on Redis: BullMQ asks for maxRetriesPerRequest null on their connection.
   const connection = new Redis(config.redisUrl, { maxRetriesPerRequest: null })

@@ -142,7 +142,7 @@ async function handleProxy (ctx: ProxyContext, request: FastifyRequest, reply: F
 const proxyRoutes: FastifyPluginAsync<{ deps: RouteDeps }> = async (fastify, { deps }) => {
   const { core, resolveUserId } = deps
   const { config, connections } = core
-  const ctx: ProxyContext = { deps, allowLoopbackHttp: config.insecureLoopback || config.sandbox, pending: new WeakMap() }
+  const ctx: ProxyContext = { deps, allowLoopbackHttp: config.allowLoopbackHttp, pending: new WeakMap() }
 
   // Runs before the rate limit (a route-level hook, so it comes after this one): its key is the
   // user. The connection lookup starts here too, so its Redis round trip overlaps the limit's.

@@ -165,3 +165,13 @@ t.test('a bad environment stops a process with the message and no stack trace', 
   t.match(result.stderr, /HEALOW_ENCRYPTION_KEY/)
   t.notMatch(result.stderr, /at .*\(.*:\d+:\d+\)/, 'no stack trace')
 })
+
+t.test('a host running the built-in sandbox practice says so with `sandbox: true`', async (t) => {
+  const { config, warnings } = resolveConfig({ publicUrl: 'http://127.0.0.1:3000', clientId: 'sandbox-client', clientSecret: 'sandbox-secret', sandbox: true })
+  t.equal(config.sandbox, true)
+  t.equal(config.confidential, true)
+  t.equal(config.allowLoopbackHttp, true)
+  t.notMatch(warnings.join('\n'), /tunnel/, 'no tunnel advice for a local practice')
+  t.equal(resolveConfig(GOOD).config.allowLoopbackHttp, false)
+  t.equal(resolveConfig({ ...GOOD, publicUrl: 'http://127.0.0.1:1', insecureLoopback: '1' }).config.allowLoopbackHttp, true)
+})
