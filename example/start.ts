@@ -11,6 +11,7 @@ import { startWorker } from '../worker/start.js'
 import { exposeLoopbackPort } from './expose.js'
 import { findFreePort, findRedis, redactRedisUrl, type FoundRedis } from './redis.js'
 import { exampleRoutes } from './routes.js'
+import { SANDBOX_KEY_PREFIX, clearSandboxKeys } from './sandbox-keys.js'
 
 /** Where a private redis-server keeps its data (git-ignored). */
 export const DEFAULT_REDIS_DATA_DIR = fileURLToPath(new URL('../.data/redis/', import.meta.url))
@@ -157,7 +158,10 @@ export async function startExample (options: StartExampleOptions = {}): Promise<
     const redis = await findRedis({ redisUrl: blank(settings.redisUrl) ? undefined : first.redisUrl, dataDir: options.redisDataDir ?? DEFAULT_REDIS_DATA_DIR })
     if (redis.privateRedis !== undefined) closers.push({ name: 'private redis', close: redis.privateRedis.stop })
     const practice = first.sandbox ? await startSandboxPractice(first, options, closers) : undefined
-    const effective: HealowOptions = { ...settings, redisUrl: redis.url, ...practice?.overrides }
+    // Sandbox data is of this run only: its own prefix, cleared of earlier runs (unless a prefix was chosen).
+    const sandboxPrefix = first.sandbox && blank(settings.keyPrefix)
+    const cleared = sandboxPrefix ? await clearSandboxKeys(redis.url) : 0
+    const effective: HealowOptions = { ...settings, redisUrl: redis.url, ...(sandboxPrefix ? { keyPrefix: SANDBOX_KEY_PREFIX } : {}), ...practice?.overrides }
     const { config } = resolveConfig(effective)
     const extraTenants = practice?.extraTenants
 
@@ -165,6 +169,7 @@ export async function startExample (options: StartExampleOptions = {}): Promise<
     log = app.log
     for (const warning of warnings) app.log.warn(warning)
     logRedis(app.log, redis)
+    if (cleared > 0) app.log.info({ keys: cleared, keyPrefix: SANDBOX_KEY_PREFIX }, 'cleared what an earlier sandbox run left in Redis')
     // Closed in reverse: the host (and the plugin) first, then the worker, the sandbox, a private Redis.
     const hostCloser = { name: 'host', close: async () => { await app.close() } }
     closers.push(hostCloser)
