@@ -3,6 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import type { PendingAuthorizationRecord } from '../../core/auth-state.js'
+import type { Tenant } from '../../core/directory.js'
 import { UnknownPracticeError } from '../../core/errors.js'
 import { ensureSchedule, enqueueSync } from '../../core/sync-jobs.js'
 import type { RouteDeps } from '../deps.js'
@@ -77,12 +78,10 @@ const authorizeRoutes: FastifyPluginAsyncZod<{ deps: RouteDeps }> = async (fasti
       request.log.info({ practiceId: tenant.id, error: safeCode(request.query.error) }, 'authorization declined at the practice')
       return await reply.redirect(withParams(pending.returnTo, { healow_error: safeCode(request.query.error) }), 302)
     }
-    return await finish(request, reply, pending)
+    return await finish(request, reply, pending, tenant)
   })
 
-  async function finish (request: FastifyRequest, reply: FastifyReply, pending: PendingAuthorizationRecord): Promise<FastifyReply> {
-    const tenant = directory.get(pending.tenantId)
-    if (tenant === undefined) throw new UnknownPracticeError(pending.tenantId)
+  async function finish (request: FastifyRequest, reply: FastifyReply, pending: PendingAuthorizationRecord, tenant: Tenant): Promise<FastifyReply> {
     const params = new URLSearchParams(request.query as Record<string, string>)
     let tokens
     try {
