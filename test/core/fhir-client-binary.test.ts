@@ -1,25 +1,16 @@
 import { createServer } from 'node:http'
 import t, { type Test } from 'tap'
-import { createFhirClient, type FhirClient, type FhirRequestContext } from '../../core/fhir-client.js'
-import { createHttpAgent, createPracticeFetch } from '../../core/http.js'
-import { createKeys } from '../../core/keys.js'
-import { createPracticeBudget } from '../../core/practice-budget.js'
-import { startSandbox, type Sandbox, type SandboxOptions } from '../../sandbox/index.js'
-import { useRedis } from '../helpers/redis.js'
+import type { FhirClient, FhirRequestContext } from '../../core/fhir-client.js'
+import type { Sandbox, SandboxOptions } from '../../sandbox/index.js'
+import { useFhirClient, useSandboxContext, type SandboxContext } from '../helpers/fhir.js'
 
 async function useClient (t: Test): Promise<FhirClient> {
-  const { client: redis, keyPrefix } = await useRedis(t)
-  const budget = createPracticeBudget({ redis, keys: createKeys(keyPrefix), limitPerMinute: 10_000 })
-  const agent = createHttpAgent()
-  t.teardown(async () => { await agent.close() })
-  return createFhirClient({ fetch: createPracticeFetch({ budget, agent }), budget, allowLoopbackHttp: true, baseDelayMs: 5 })
+  return (await useFhirClient(t, { baseDelayMs: 5 })).client
 }
 
-async function useSandbox (t: Test, options: SandboxOptions): Promise<{ sandbox: Sandbox, ctx: FhirRequestContext }> {
-  const sandbox = await startSandbox(options)
-  t.teardown(async () => { await sandbox.close() })
-  const { access_token: token } = await sandbox.issueTokens()
-  return { sandbox, ctx: { practiceId: sandbox.practiceCode, baseUrl: sandbox.fhirBaseUrl, getAccessToken: async () => token, onUnauthorized: async () => token } }
+/** A 401 is answered with the same token (a refresh that changes nothing). */
+async function useSandbox (t: Test, options: SandboxOptions): Promise<SandboxContext> {
+  return await useSandboxContext(t, options, { onUnauthorized: async (token) => token })
 }
 
 interface Attachment { url: string, size: number, contentType: string }

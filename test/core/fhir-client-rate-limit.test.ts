@@ -1,11 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
-import { createFhirClient, type FhirClient, type FhirRequestContext } from '../../core/fhir-client.js'
-import { createHttpAgent, createPracticeFetch } from '../../core/http.js'
-import { createKeys } from '../../core/keys.js'
-import { createPracticeBudget, type PracticeBudget } from '../../core/practice-budget.js'
-import { startSandbox, type Sandbox } from '../../sandbox/index.js'
-import { useRedis } from '../helpers/redis.js'
+import type { FhirClient, FhirRequestContext } from '../../core/fhir-client.js'
+import type { PracticeBudget } from '../../core/practice-budget.js'
+import type { Sandbox } from '../../sandbox/index.js'
+import { useFhirClient, useSandboxContext } from '../helpers/fhir.js'
 
 interface Setup { sandbox: Sandbox, budget: PracticeBudget, client: FhirClient, ctx: FhirRequestContext, clock: { now: number } }
 
@@ -17,16 +15,9 @@ interface Setup { sandbox: Sandbox, budget: PracticeBudget, client: FhirClient, 
  */
 async function setup (t: Test, pauseMs: number, maxAttempts = 5): Promise<Setup> {
   const clock = { now: Date.UTC(2025, 0, 6, 10, 15, 5) }
-  const sandbox = await startSandbox({ rateLimit: 5, now: () => clock.now })
-  t.teardown(async () => { await sandbox.close() })
-  const { client: redis, keyPrefix } = await useRedis(t)
-  const shared = createPracticeBudget({ redis, keys: createKeys(keyPrefix), limitPerMinute: 50 })
-  const budget: PracticeBudget = { ...shared, pause: async (practice) => { await shared.pause(practice, Date.now() + pauseMs) } }
-  const agent = createHttpAgent()
-  t.teardown(async () => { await agent.close() })
-  const client = createFhirClient({ fetch: createPracticeFetch({ budget, agent }), budget, allowLoopbackHttp: true, baseDelayMs: 5, maxAttempts })
-  const { access_token: token } = await sandbox.issueTokens()
-  const ctx = { practiceId: sandbox.practiceCode, baseUrl: sandbox.fhirBaseUrl, getAccessToken: async () => token, onUnauthorized: async () => token }
+  const { sandbox, ctx } = await useSandboxContext(t, { rateLimit: 5, now: () => clock.now }, { onUnauthorized: async (token) => token })
+  const wrapBudget = (shared: PracticeBudget): PracticeBudget => ({ ...shared, pause: async (practice) => { await shared.pause(practice, Date.now() + pauseMs) } })
+  const { budget, client } = await useFhirClient(t, { limitPerMinute: 50, wrapBudget, baseDelayMs: 5, maxAttempts })
   return { sandbox, budget, client, ctx, clock }
 }
 

@@ -1,35 +1,20 @@
 import { createServer } from 'node:http'
 import t, { type Test } from 'tap'
 import type { Logger } from '../../core/context.js'
-import { createFhirClient, parseRetryAfter, type FhirClient, type FhirClientOptions, type FhirRequestContext } from '../../core/fhir-client.js'
+import { parseRetryAfter, type FhirClient, type FhirClientOptions, type FhirRequestContext } from '../../core/fhir-client.js'
 import { pageSearch } from '../../core/fhir-paging.js'
-import { createHttpAgent, createPracticeFetch } from '../../core/http.js'
-import { createKeys } from '../../core/keys.js'
-import { createPracticeBudget } from '../../core/practice-budget.js'
 import { buildSearchPlan } from '../../core/search-plan.js'
-import { startSandbox, type Sandbox, type SandboxFaults } from '../../sandbox/index.js'
-import { useRedis } from '../helpers/redis.js'
+import type { Sandbox, SandboxFaults } from '../../sandbox/index.js'
+import { useFhirClient, useSandboxContext } from '../helpers/fhir.js'
 
 interface Setup { sandbox: Sandbox, client: FhirClient, ctx: FhirRequestContext, token: string, logs: unknown[] }
 
 async function setup (t: Test, faults: SandboxFaults, clientOptions: Partial<FhirClientOptions> = {}, timeoutMs = 5_000): Promise<Setup> {
-  const sandbox = await startSandbox({ faults })
-  t.teardown(async () => { await sandbox.close() })
-  const { client: redis, keyPrefix } = await useRedis(t)
-  const budget = createPracticeBudget({ redis, keys: createKeys(keyPrefix), limitPerMinute: 10_000 })
-  const agent = createHttpAgent()
-  t.teardown(async () => { await agent.close() })
+  const { sandbox, ctx, token } = await useSandboxContext(t, { faults })
   const logs: unknown[] = []
   const record = (level: string) => (obj: object, msg?: string) => { logs.push({ level, obj, msg }) }
   const log: Logger = { info: record('info'), warn: record('warn'), error: record('error'), debug: record('debug') }
-  const client = createFhirClient({ fetch: createPracticeFetch({ budget, agent, timeoutMs }), budget, log, allowLoopbackHttp: true, baseDelayMs: 2, maxDelayMs: 20, ...clientOptions })
-  const { access_token: token } = await sandbox.issueTokens()
-  const ctx = {
-    practiceId: sandbox.practiceCode,
-    baseUrl: sandbox.fhirBaseUrl,
-    getAccessToken: async () => token,
-    onUnauthorized: async () => { throw new Error('no 401 expected') }
-  }
+  const { client } = await useFhirClient(t, { timeoutMs, log, baseDelayMs: 2, maxDelayMs: 20, ...clientOptions })
   return { sandbox, client, ctx, token, logs }
 }
 

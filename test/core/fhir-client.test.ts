@@ -1,28 +1,13 @@
 import { createServer, type IncomingHttpHeaders } from 'node:http'
 import t, { type Test } from 'tap'
 import { ReauthRequiredError } from '../../core/errors.js'
-import { FhirSearchError, createFhirClient, resolveFhirUrl, type FhirClient, type FhirClientOptions, type FhirRequestContext } from '../../core/fhir-client.js'
-import { createHttpAgent, createPracticeFetch } from '../../core/http.js'
-import { createKeys } from '../../core/keys.js'
-import { createPracticeBudget } from '../../core/practice-budget.js'
-import { startSandbox, type Sandbox, type SandboxOptions } from '../../sandbox/index.js'
-import { useRedis } from '../helpers/redis.js'
+import { FhirSearchError, createFhirClient, resolveFhirUrl, type FhirClient, type FhirRequestContext } from '../../core/fhir-client.js'
+import type { Sandbox, SandboxOptions } from '../../sandbox/index.js'
+import { useFhirClient, usePracticeFetch, useSandboxContext } from '../helpers/fhir.js'
 
-async function setup (t: Test, options: SandboxOptions = {}, clientOptions: Partial<FhirClientOptions> = {}): Promise<{ sandbox: Sandbox, client: FhirClient, ctx: FhirRequestContext, token: string }> {
-  const sandbox = await startSandbox(options)
-  t.teardown(async () => { await sandbox.close() })
-  const { client: redis, keyPrefix } = await useRedis(t)
-  const budget = createPracticeBudget({ redis, keys: createKeys(keyPrefix), limitPerMinute: 10_000 })
-  const agent = createHttpAgent()
-  t.teardown(async () => { await agent.close() })
-  const client = createFhirClient({ fetch: createPracticeFetch({ budget, agent }), budget, allowLoopbackHttp: true, baseDelayMs: 5, ...clientOptions })
-  const { access_token: token } = await sandbox.issueTokens()
-  const ctx = {
-    practiceId: sandbox.practiceCode,
-    baseUrl: sandbox.fhirBaseUrl,
-    getAccessToken: async () => token,
-    onUnauthorized: async () => { throw new Error('no 401 expected') }
-  }
+async function setup (t: Test, options: SandboxOptions = {}): Promise<{ sandbox: Sandbox, client: FhirClient, ctx: FhirRequestContext, token: string }> {
+  const { sandbox, ctx, token } = await useSandboxContext(t, options)
+  const { client } = await useFhirClient(t, { baseDelayMs: 5 })
   return { sandbox, client, ctx, token }
 }
 
@@ -54,11 +39,8 @@ t.test('URLs outside the practice base throw before any request', async (t) => {
 
 t.test('http is refused unless on loopback with allowLoopbackHttp; https bases pass the check', async (t) => {
   const { sandbox, ctx } = await setup(t)
-  const { client: redis, keyPrefix } = await useRedis(t)
-  const budget = createPracticeBudget({ redis, keys: createKeys(keyPrefix), limitPerMinute: 100 })
-  const agent = createHttpAgent()
-  t.teardown(async () => { await agent.close() })
-  const strict = createFhirClient({ fetch: createPracticeFetch({ budget, agent }), budget })
+  const { fetch, budget } = await usePracticeFetch(t, { limitPerMinute: 100 })
+  const strict = createFhirClient({ fetch, budget })
   await t.rejects(strict.getJson(ctx, `${sandbox.fhirBaseUrl}/Patient/${sandbox.patientId}`), { code: 'HEALOW_ERR_FHIR_TARGET', message: /base is not https/ })
   t.throws(() => resolveFhirUrl('http://fhir.example.org/fhir/r4/X', 'http://fhir.example.org/fhir/r4/X/Goal', true), { code: 'HEALOW_ERR_FHIR_TARGET' }, 'non-loopback http')
   t.equal(resolveFhirUrl('https://fhir4.healow.com/fhir/r4/JAFJCD', 'https://fhir4.healow.com/fhir/r4/JAFJCD/Goal?patient=1#x').href, 'https://fhir4.healow.com/fhir/r4/JAFJCD/Goal?patient=1')
@@ -78,7 +60,7 @@ t.test('sends Accept: application/json+fhir and the bearer token, and returns th
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   t.teardown(async () => { await new Promise((resolve) => server.close(resolve)) })
   const port = (server.address() as { port: number }).port
-  const { client } = await setup(t)
+  const { client } = await useFhirClient(t, { baseDelayMs: 5 })
   const ctx = { practiceId: 'LOCAL1', baseUrl: `http://127.0.0.1:${port}/fhir/r4/LOCAL1`, getAccessToken: async () => 'tok-123', onUnauthorized: async () => 'x' }
   const result = await client.getJson(ctx, `http://127.0.0.1:${port}/fhir/r4/LOCAL1/Patient/p1`)
   t.same(result, { status: 200, body: { resourceType: 'Patient', id: 'p1' } })
@@ -145,7 +127,7 @@ t.test('a long diagnostics text is cut to 200 characters; a non-FHIR error body 
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   t.teardown(async () => { await new Promise((resolve) => server.close(resolve)) })
   const base = `http://127.0.0.1:${(server.address() as { port: number }).port}/fhir/r4/LOCAL1`
-  const { client } = await setup(t)
+  const { client } = await useFhirClient(t, { baseDelayMs: 5 })
   const ctx = { practiceId: 'LOCAL1', baseUrl: base, getAccessToken: async () => 't', onUnauthorized: async () => 't' }
   const long = await client.getJson(ctx, `${base}/Goal`).then(() => undefined, (e: FhirSearchError) => e)
   t.equal(long?.reason, 'x'.repeat(199) + '…')
@@ -161,7 +143,7 @@ t.test('an aborted signal stops an in-flight request and a backoff wait', async 
   await t.rejects(pending, { message: 'sync cancelled' })
 
   sandbox.setFaults({ failRate: 1 })
-  const { client: slow } = await setup(t, {}, { baseDelayMs: 60_000, maxDelayMs: 60_000 })
+  const { client: slow } = await useFhirClient(t, { baseDelayMs: 60_000, maxDelayMs: 60_000 })
   const waiting = new AbortController()
   const retried = slow.getJson({ ...ctx, signal: waiting.signal }, `${sandbox.fhirBaseUrl}/Patient/${sandbox.patientId}`)
   const poll = setInterval(() => { if ((sandbox.counters().byStatus['503'] ?? 0) >= 1) waiting.abort(new Error('stopping')) }, 10)
@@ -172,11 +154,7 @@ t.test('an aborted signal stops an in-flight request and a backoff wait', async 
 })
 
 t.test('options are checked', async (t) => {
-  const { client: redis, keyPrefix } = await useRedis(t)
-  const budget = createPracticeBudget({ redis, keys: createKeys(keyPrefix), limitPerMinute: 10 })
-  const agent = createHttpAgent()
-  t.teardown(async () => { await agent.close() })
-  const fetch = createPracticeFetch({ budget, agent })
+  const { fetch, budget } = await usePracticeFetch(t, { limitPerMinute: 10 })
   t.throws(() => createFhirClient({ fetch, budget, maxAttempts: 0 }), RangeError)
   t.throws(() => createFhirClient({ fetch, budget, baseDelayMs: -1 }), RangeError)
   t.throws(() => createFhirClient({ fetch, budget, maxResponseBytes: 1.5 }), RangeError)

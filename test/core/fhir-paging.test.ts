@@ -1,33 +1,12 @@
 import { createServer, type Server } from 'node:http'
 import t, { type Test } from 'tap'
-import { createFhirClient, type FhirClient, type FhirRequestContext } from '../../core/fhir-client.js'
+import type { FhirClient } from '../../core/fhir-client.js'
 import { DEFAULT_MAX_PAGES, PagingError, pageSearch, type Page } from '../../core/fhir-paging.js'
-import { createHttpAgent, createPracticeFetch } from '../../core/http.js'
-import { createKeys } from '../../core/keys.js'
-import { createPracticeBudget } from '../../core/practice-budget.js'
 import { buildSearchPlan, type PlannedSearch } from '../../core/search-plan.js'
-import { startSandbox, type Sandbox, type SandboxOptions } from '../../sandbox/index.js'
-import { useRedis } from '../helpers/redis.js'
+import { useFhirClient, useSandboxContext } from '../helpers/fhir.js'
 
 async function useClient (t: Test): Promise<FhirClient> {
-  const { client: redis, keyPrefix } = await useRedis(t)
-  const budget = createPracticeBudget({ redis, keys: createKeys(keyPrefix), limitPerMinute: 10_000 })
-  const agent = createHttpAgent()
-  t.teardown(async () => { await agent.close() })
-  return createFhirClient({ fetch: createPracticeFetch({ budget, agent }), budget, allowLoopbackHttp: true, baseDelayMs: 5 })
-}
-
-async function useSandbox (t: Test, options: SandboxOptions = {}): Promise<{ sandbox: Sandbox, ctx: FhirRequestContext }> {
-  const sandbox = await startSandbox(options)
-  t.teardown(async () => { await sandbox.close() })
-  const { access_token: token } = await sandbox.issueTokens()
-  const ctx = {
-    practiceId: sandbox.practiceCode,
-    baseUrl: sandbox.fhirBaseUrl,
-    getAccessToken: async () => token,
-    onUnauthorized: async () => { throw new Error('no 401 expected') }
-  }
-  return { sandbox, ctx }
+  return (await useFhirClient(t, { baseDelayMs: 5 })).client
 }
 
 /** A server on port 0 that answers every request with `handler`'s JSON, and counts what it saw. */
@@ -57,7 +36,7 @@ async function collect (pages: AsyncGenerator<Page>): Promise<{ pages: Page[], e
 t.test('the whole plan pages to exactly the expected counts; nothing goes to the link origin', async (t) => {
   // The links name a real server of ours: had anything followed them verbatim, it would have seen it.
   const trap = await useServer(t, () => ({ resourceType: 'Bundle', type: 'searchset', total: 0 }))
-  const { sandbox, ctx } = await useSandbox(t, { size: 'medium', linkOrigin: trap.origin })
+  const { sandbox, ctx } = await useSandboxContext(t, { size: 'medium', linkOrigin: trap.origin })
   const client = await useClient(t)
   const byType: Record<string, number> = {}
   const ids = new Set<string>()
@@ -90,7 +69,7 @@ t.test('the whole plan pages to exactly the expected counts; nothing goes to the
 })
 
 t.test('the links the sandbox sends are foreign, like Healow\'s', async (t) => {
-  const { sandbox, ctx } = await useSandbox(t)
+  const { sandbox, ctx } = await useSandboxContext(t)
   const client = await useClient(t)
   const { body } = await client.getJson(ctx, `${sandbox.fhirBaseUrl}/Observation?patient=${sandbox.patientId}&category=laboratory&_count=10`)
   const next = (body as { link: Array<{ relation: string, url: string }> }).link.find((l) => l.relation === 'next')
@@ -103,7 +82,7 @@ t.test('the links the sandbox sends are foreign, like Healow\'s', async (t) => {
 })
 
 t.test('a next link back to a page already read stops the search with HEALOW_ERR_PAGING', async (t) => {
-  const { sandbox, ctx } = await useSandbox(t, { faults: { nextLinkLoop: true } })
+  const { sandbox, ctx } = await useSandboxContext(t, { faults: { nextLinkLoop: true } })
   const client = await useClient(t)
   const search: PlannedSearch = { id: 'Observation:laboratory', type: 'Observation', params: { patient: sandbox.patientId, category: 'laboratory', _count: '10' } }
   const { pages, error } = await collect(pageSearch(client, ctx, search))
@@ -118,7 +97,7 @@ t.test('a next link back to a page already read stops the search with HEALOW_ERR
 })
 
 t.test('the page cap stops runaway paging after yielding maxPages pages', async (t) => {
-  const { sandbox, ctx } = await useSandbox(t)
+  const { sandbox, ctx } = await useSandboxContext(t)
   const client = await useClient(t)
   const search: PlannedSearch = { id: 'Condition', type: 'Condition', params: { patient: sandbox.patientId, _count: '5' } }
   const { pages, error } = await collect(pageSearch(client, ctx, search, { maxPages: 2 }))
@@ -168,7 +147,7 @@ t.test('links leaving the base are refused; entries without type or id and outco
 })
 
 t.test('the Goal quirk (total 50, no entries) is one empty page, not an error', async (t) => {
-  const { sandbox, ctx } = await useSandbox(t, { faults: { goalQuirk: true } })
+  const { sandbox, ctx } = await useSandboxContext(t, { faults: { goalQuirk: true } })
   const client = await useClient(t)
   const { pages, error } = await collect(pageSearch(client, ctx, { id: 'Goal', type: 'Goal', params: { patient: sandbox.patientId, _count: '50' } }))
   t.equal(error, undefined)

@@ -1,14 +1,9 @@
 import t from 'tap'
-import { createFhirClient } from '../../core/fhir-client.js'
 import { searchUrl } from '../../core/fhir-paging.js'
-import { createHttpAgent, createPracticeFetch } from '../../core/http.js'
-import { createKeys } from '../../core/keys.js'
-import { createPracticeBudget } from '../../core/practice-budget.js'
 import { SEARCHED_TYPES } from '../../core/resource-types.js'
 import { CARE_PLAN_CATEGORIES, CARE_TEAM_STATUSES, OBSERVATION_CATEGORIES, buildSearchPlan } from '../../core/search-plan.js'
 import * as sandboxCatalog from '../../sandbox/index.js'
-import { startSandbox } from '../../sandbox/index.js'
-import { useRedis } from '../helpers/redis.js'
+import { useFhirClient, useSandboxContext } from '../helpers/fhir.js'
 
 t.test('the plan: Patient by _id, partitioned types split, the rest by patient with _count', async (t) => {
   const plan = buildSearchPlan('pat-1')
@@ -40,20 +35,8 @@ t.test('the lists agree with the sandbox practice', async (t) => {
 })
 
 t.test('every planned search is accepted by the sandbox: no 400, every type served', async (t) => {
-  const sandbox = await startSandbox()
-  t.teardown(async () => { await sandbox.close() })
-  const { client: redis, keyPrefix } = await useRedis(t)
-  const budget = createPracticeBudget({ redis, keys: createKeys(keyPrefix), limitPerMinute: 200 })
-  const agent = createHttpAgent()
-  t.teardown(async () => { await agent.close() })
-  const client = createFhirClient({ fetch: createPracticeFetch({ budget, agent }), budget, allowLoopbackHttp: true })
-  const { access_token: token } = await sandbox.issueTokens()
-  const ctx = {
-    practiceId: sandbox.practiceCode,
-    baseUrl: sandbox.fhirBaseUrl,
-    getAccessToken: async () => token,
-    onUnauthorized: async () => { throw new Error('no 401 expected') }
-  }
+  const { sandbox, ctx } = await useSandboxContext(t)
+  const { client } = await useFhirClient(t, { limitPerMinute: 200 })
   const plan = buildSearchPlan(sandbox.patientId)
   for (const search of plan) {
     const { status, body } = await client.getJson(ctx, searchUrl(sandbox.fhirBaseUrl, search))
