@@ -4,8 +4,9 @@
  *   - direct to the sandbox practice (with the bearer token),
  *   - through a plain @fastify/reply-from proxy adding a fixed token,
  *   - through our proxy route (user lookup, per-user limit in Redis, the
- *     shared practice budget in Redis, token from the encrypted store, path
- *     checks, link rewriting, header allow-list),
+ *     shared practice budget in Redis, both on every call; the connection
+ *     and its token from the encrypted store through a 5 s in-process
+ *     cache; path checks, link rewriting, header allow-list),
  * all on the same upstream in one run: the sandbox in its own process with
  * its rate limit off, both proxies in a second process, autocannon here.
  *
@@ -16,7 +17,7 @@ import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { tmpdir } from 'node:os'
+import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -96,6 +97,11 @@ async function check (target: Target, path: string): Promise<void> {
   if (res.statusCode !== 200) throw new Error(`${target.name} answered ${res.statusCode} for ${path}: ${body.slice(0, 200)}`)
 }
 
+/** The 1-minute load average against the cores: the figures only compare within one run. */
+function machineLoad (): string {
+  return `load ${loadavg()[0]?.toFixed(2) ?? '?'} on ${availableParallelism()} cores`
+}
+
 function row (cells: string[]): string {
   return cells.map((c, i) => (i === 0 ? c.padEnd(26) : c.padStart(11))).join(' ')
 }
@@ -144,7 +150,7 @@ async function main (): Promise<void> {
       { name: 'search page, links rewritten', path: `Observation?patient=${pid}&category=laboratory&_count=10` }
     ]
     process.stdout.write(`${CONNECTIONS} connections; ${DURATION_S} s per target in ${ROUNDS} interleaved rounds ` +
-      '(req/s averaged, p99 the worst round); sandbox rate limit off\n')
+      `(req/s averaged, p99 the worst round); sandbox rate limit off; ${machineLoad()} at the start\n`)
     for (const workload of workloads) {
       const figures = await measure(targets, workload.path)
       const direct = figures[0] ?? { rps: 1, p99: 1, failed: 0 }
@@ -155,6 +161,7 @@ async function main (): Promise<void> {
           (f.rps / direct.rps).toFixed(2), (f.p99 / Math.max(1, direct.p99)).toFixed(2)]) + '\n')
       }
     }
+    process.stdout.write(`\n${machineLoad()} at the end\n`)
   } finally {
     hosts?.kill('SIGTERM')
     sandbox.kill('SIGTERM')

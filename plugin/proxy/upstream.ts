@@ -31,6 +31,10 @@ export interface ForwardOptions {
   /** The client's request headers; only the conditional ones are read. */
   clientHeaders: Record<string, string | string[] | undefined>
   signal: AbortSignal
+  /** A token already known to be good (the connection cache's); otherwise the stored one is read. */
+  accessToken?: string
+  /** Told when the practice refused a token with 401, before the refresh: a cache holding it drops it. */
+  onTokenRefused?: (token: string) => void
 }
 
 /**
@@ -86,7 +90,7 @@ async function send (options: ForwardOptions, token: string): Promise<UpstreamRe
 export async function forwardToPractice (options: ForwardOptions): Promise<ForwardResult> {
   const { core, connection } = options
   const practice = connection.practiceId
-  let token: string | undefined
+  let token = options.accessToken
   for (let attempt = 0; attempt < 2; attempt++) {
     if (token === undefined) {
       // The budget and the stored token in parallel: one Redis round trip less on every call.
@@ -95,13 +99,16 @@ export async function forwardToPractice (options: ForwardOptions): Promise<Forwa
       // Near expiry (or gone), the token manager refreshes: single-flight with the worker.
       token = stored !== undefined && !isExpiring(stored) ? stored.accessToken : await core.tokens.getAccessToken(connection)
     } else {
+      // Every call to the practice takes from its shared budget, whatever else was cached.
       const decision = await core.budget.take(practice)
       if (!decision.ok) return { kind: 'budget', retryAfterS: seconds(decision.retryAfterMs) }
     }
     const response = await send(options, token)
     if (response.statusCode === 401) {
       await response.body.dump().catch(() => {})
+      options.onTokenRefused?.(token)
       if (attempt > 0) break
+      // Another process may have refreshed already: the token manager then hands out the stored one.
       token = await core.tokens.refreshAfterUnauthorized(connection, token)
       continue
     }

@@ -9,9 +9,10 @@ import { resolveFhirUrl } from '../../core/fhir-client.js'
 import { rebaseLink } from '../../core/fhir-paging.js'
 import type { RouteDeps } from '../deps.js'
 import { errorBody } from '../errors.js'
-import { DEFAULT_MAX_PROXY_BODY_BYTES, ProxyBodyTooLargeError, createProxyBody, type LinkMapper } from '../proxy/body.js'
+import { DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_PROXY_BODY_BYTES, ProxyBodyTooLargeError, createProxyBody, rewriteBundleLinks, type LinkMapper } from '../proxy/body.js'
+import { createConnectionCache, type CachedConnection, type ConnectionCache } from '../proxy/connection-cache.js'
 import { ProxyPathError, parseProxyTarget, upstreamHref, type ProxyTarget } from '../proxy/target.js'
-import { forwardToPractice, readOutcome, type UpstreamResponse } from '../proxy/upstream.js'
+import { forwardToPractice, mapTransportError, readOutcome, type UpstreamResponse } from '../proxy/upstream.js'
 
 /** The per-user window of HEALOW_PROXY_RATE_LIMIT. */
 export const PROXY_RATE_WINDOW_MS = 60_000
@@ -21,9 +22,21 @@ const FHIR_JSON = 'application/fhir+json; charset=utf-8'
 export const ProxyRateLimitError = createError<'HEALOW_ERR_PROXY_RATE_LIMIT', 429, [string]>(
   'HEALOW_ERR_PROXY_RATE_LIMIT', 'Too many proxy calls: retry in %s', 429)
 
-/** A Redis key part for a user: hashed, so no host user id is written into Redis keys. */
-function userKey (userId: string): string {
-  return `u:${createHash('sha256').update(userId).digest('base64url').slice(0, 32)}`
+/** User keys remembered at most (a hash per call otherwise); the memo is emptied when full. */
+const MAX_USER_KEYS = 1_000
+
+/** A Redis key part per user: hashed, so no host user id is written into Redis keys. */
+function createUserKeys (): (userId: string) => string {
+  const memo = new Map<string, string>()
+  return (userId) => {
+    let key = memo.get(userId)
+    if (key === undefined) {
+      key = `u:${createHash('sha256').update(userId).digest('base64url').slice(0, 32)}`
+      if (memo.size >= MAX_USER_KEYS) memo.clear()
+      memo.set(userId, key)
+    }
+    return key
+  }
 }
 
 /** The literal route before the connection id, like `/healow/proxy/` (whatever prefix the host gave the plugin). */
@@ -36,7 +49,7 @@ interface Pending {
   userId: string
   target?: ProxyTarget
   targetError?: unknown
-  connection?: Promise<Connection | undefined>
+  connection?: Promise<CachedConnection | undefined>
 }
 
 function needsReauth (connection: Connection): string | undefined {
@@ -48,12 +61,23 @@ function needsReauth (connection: Connection): string | undefined {
 
 /** Bundle links rebased onto the practice base (never followed verbatim), then moved under the proxy. */
 function createLinkMapper (connection: Connection, proxyBase: string): LinkMapper {
-  const basePath = new URL(connection.fhirBaseUrl).pathname.replace(/\/+$/, '')
+  // Worked out on the first link only: most answers are not Bundles.
+  let basePath: string | undefined
   return (link) => {
+    basePath ??= new URL(connection.fhirBaseUrl).pathname.replace(/\/+$/, '')
     const rebased = rebaseLink(link, connection.fhirBaseUrl)
     if (rebased === undefined) return undefined
     const suffix = rebased.pathname.slice(basePath.length)
     return `${proxyBase}${suffix === '' ? '/' : suffix}${rebased.search}`
+  }
+}
+
+/** A body whose length was declared (and checked against the buffering limit); transport errors as ours. */
+async function readWhole (response: UpstreamResponse): Promise<Buffer> {
+  try {
+    return Buffer.from(await response.body.arrayBuffer())
+  } catch (err) {
+    throw mapTransportError(err)
   }
 }
 
@@ -85,6 +109,12 @@ async function sendUpstream (reply: FastifyReply, response: UpstreamResponse, me
   const type = text('content-type') ?? 'application/octet-stream'
   const json = /json/i.test(type)
   reply.code(status).type(type)
+  if (method === 'GET' && Number.isSafeInteger(declared) && declared <= DEFAULT_MAX_BUFFERED_BYTES) {
+    // Nearly every read and search page: read whole, links rewritten, sent with its exact
+    // length in one write, without a stream pipeline per call.
+    const body = await readWhole(response)
+    return await reply.send(json ? rewriteBundleLinks(body, mapLink) : body)
+  }
   // A rewritten body has another length; any other body keeps the practice's.
   if (!json && Number.isSafeInteger(declared)) reply.header('content-length', declared)
   if (method === 'HEAD') {
@@ -101,6 +131,7 @@ interface ProxyContext {
   deps: RouteDeps
   allowLoopbackHttp: boolean
   pending: WeakMap<FastifyRequest, Pending>
+  connections: ConnectionCache
 }
 
 /** One proxied call, after the user lookup and the per-user limit. */
@@ -109,8 +140,9 @@ async function handleProxy (ctx: ProxyContext, request: FastifyRequest, reply: F
   const state = ctx.pending.get(request)
   // The raw URL, not the decoded params: traversal hides in what decoding produces.
   if (state?.target === undefined || state.connection === undefined) throw state?.targetError ?? new ProxyPathError('unreadable URL')
-  const connection = await state.connection
-  if (connection === undefined) throw new NotFoundError('Connection')
+  const cached = await state.connection
+  if (cached === undefined) throw new NotFoundError('Connection')
+  const { connection } = cached
   const reason = needsReauth(connection)
   if (reason !== undefined) throw new ReauthRequiredError(reason)
   // Checked again on the built URL: same origin as the practice base, path under it.
@@ -119,7 +151,17 @@ async function handleProxy (ctx: ProxyContext, request: FastifyRequest, reply: F
   const aborted = new AbortController()
   reply.raw.once('close', () => { if (!reply.raw.writableFinished) aborted.abort() })
   const method = request.method === 'HEAD' ? 'HEAD' : 'GET'
-  const result = await forwardToPractice({ core, connection, url, method, clientHeaders: request.headers, signal: aborted.signal })
+  const result = await forwardToPractice({
+    core,
+    connection,
+    url,
+    method,
+    clientHeaders: request.headers,
+    signal: aborted.signal,
+    accessToken: cached.accessToken,
+    // A refused token leaves the cache at once; the refreshed one is read on the next call.
+    onTokenRefused: () => { ctx.connections.drop(connection.id) }
+  })
   if (result.kind === 'budget') {
     return await reply.code(429).header('retry-after', result.retryAfterS).send(errorBody(429, 'HEALOW_ERR_PRACTICE_BUSY',
       `The practice's shared call budget is spent for now: retry in ${result.retryAfterS} s`))
@@ -137,22 +179,32 @@ async function handleProxy (ctx: ProxyContext, request: FastifyRequest, reply: F
  * GET (and HEAD) /proxy/:connectionId/<FHIR path>: the browser's live view
  * of the practice (Healow sends no CORS headers). Reads and searches only,
  * on the connection's own practice base, with the server-held token; a
- * per-user limit in Redis, then the practice's shared budget.
+ * per-user limit in Redis, then the practice's shared budget (both on every
+ * call). The connection and its token come from a short in-process cache
+ * (see DEFAULT_CONNECTION_CACHE_TTL_MS), ownership checked on every call.
  */
 const proxyRoutes: FastifyPluginAsync<{ deps: RouteDeps }> = async (fastify, { deps }) => {
   const { core, resolveUserId } = deps
   const { config, connections } = core
-  const ctx: ProxyContext = { deps, allowLoopbackHttp: config.allowLoopbackHttp, pending: new WeakMap() }
+  const userKey = createUserKeys()
+  const ctx: ProxyContext = {
+    deps,
+    allowLoopbackHttp: config.allowLoopbackHttp,
+    pending: new WeakMap(),
+    // Per plugin instance; see DEFAULT_CONNECTION_CACHE_TTL_MS for how stale it may be.
+    connections: createConnectionCache({ connections })
+  }
 
   // Runs before the rate limit (a route-level hook, so it comes after this one): its key is the
-  // user. The connection lookup starts here too, so its Redis round trip overlaps the limit's.
+  // user. The connection lookup starts here too, so on a cache miss its Redis round trip overlaps the limit's.
   fastify.addHook('onRequest', async (request, reply) => {
     reply.header('cache-control', 'private, no-store')
     const userId = await resolveUserId(request, reply)
     const state: Pending = { userId }
     try {
       state.target = parseProxyTarget(request.raw.url ?? '', routePrefixOf(request))
-      const lookup = connections.getOwned(userId, state.target.connectionId)
+      // Ownership is checked on every call, cached or not.
+      const lookup = ctx.connections.getOwned(userId, state.target.connectionId)
       // Awaited by the handler; a request the limit refuses never reads it.
       lookup.catch(() => {})
       state.connection = lookup

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import t from 'tap'
-import { createProxyBody, type LinkMapper, type ProxyBodyOptions } from '../../plugin/proxy/body.js'
+import { createProxyBody, rewriteBundleLinks, type LinkMapper, type ProxyBodyOptions } from '../../plugin/proxy/body.js'
 
 const FOREIGN = 'http://fhir4.eclinicalworks.com/fhir/r4/SANDBX'
 const mapLink: LinkMapper = (url) => url.startsWith(FOREIGN) ? `https://app.example/healow/proxy/c1${url.slice(FOREIGN.length)}` : undefined
@@ -80,4 +80,26 @@ t.test('a body over the cap errors the stream', async (t) => {
   await t.rejects(run(text, { maxBytes: 9_999 }, 1000), { code: 'HEALOW_ERR_PROXY_BODY_TOO_LARGE', statusCode: 502 })
   t.equal(await run(text, { maxBytes: 10_000 }, 1000), text, 'exactly the cap passes')
   await t.rejects(run(JSON.stringify(bundle), { mapLink, maxBytes: 50 }, 10), { code: 'HEALOW_ERR_PROXY_BODY_TOO_LARGE' }, 'also while scanning')
+})
+
+t.test('a whole body in memory: the same bytes as the stream, and the same buffer when there is nothing to rewrite', async (t) => {
+  const texts = [
+    JSON.stringify(bundle),
+    JSON.stringify(bundle, null, 2),
+    JSON.stringify({ resourceType: 'Bundle', entry: [], link: bundle.link }),
+    JSON.stringify({ resourceType: 'Patient', id: 'p1', link: [{ other: { reference: 'Patient/p2' }, type: 'seealso', url: `${FOREIGN}/x` }] }),
+    JSON.stringify({ resourceType: 'Bundle', link: { url: `${FOREIGN}/x` } }),
+    JSON.stringify(bundle).slice(0, 120)
+  ]
+  for (const text of texts) {
+    t.equal(rewriteBundleLinks(Buffer.from(text), mapLink).toString('utf8'), await run(text, { mapLink }, 7), text.slice(0, 40))
+  }
+  const patient = Buffer.from(JSON.stringify({ resourceType: 'Patient', id: 'p1', name: [{ family: 'Okafor' }] }))
+  t.equal(rewriteBundleLinks(patient, mapLink), patient, 'no "link" key: the very same buffer')
+  const unlinked = Buffer.from(JSON.stringify({ resourceType: 'Bundle', type: 'searchset', total: 0 }))
+  t.equal(rewriteBundleLinks(unlinked, mapLink), unlinked)
+  const withLink = Buffer.from(JSON.stringify({ resourceType: 'Patient', link: [] }))
+  t.equal(rewriteBundleLinks(withLink, mapLink), withLink, 'a Patient\'s own link element: scanned, left as it is')
+  const rewritten = rewriteBundleLinks(Buffer.from(JSON.stringify(bundle)), mapLink)
+  t.equal(JSON.parse(rewritten.toString('utf8')).link.length, 2, 'the foreign link is dropped')
 })

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { build } from '../helpers/build.js'
 import { connect } from '../helpers/connect.js'
+import { DEFAULT_MAX_BUFFERED_BYTES } from '../../plugin/proxy/body.js'
 import { addConnection, buildProxyHost, proxyGet, rawRequest, startEchoPractice, USER_HEADER } from './proxy-helpers.js'
 
 /** Headers our responses may carry: the allow-list, plus Node's and the rate limit's own. */
@@ -59,7 +60,7 @@ t.test('client credentials never reach the practice; practice-only headers never
   for (const secret of [token, 'client-session-secret', 'client-bearer-secret', 'Y2xpZW50OnNlY3JldA==']) t.notOk(logs.includes(secret), 'no credential in the logs')
 })
 
-t.test('a non-JSON body keeps its length; a JSON one is streamed without it', async (t) => {
+t.test('a non-JSON body keeps its length; a rewritten JSON one has its own, or none when streamed', async (t) => {
   const ctx = await buildProxyHost(t)
   const echo = await startEchoPractice(t)
   const connection = await addConnection(ctx, 'alice', { tenant: echo.tenant })
@@ -75,15 +76,32 @@ t.test('a non-JSON body keeps its length; a JSON one is streamed without it', as
   t.equal(binary.headers['content-disposition'], undefined)
   t.equal(binary.body, pdf.toString())
 
-  echo.respond = (_req, res) => {
-    const body = JSON.stringify({ resourceType: 'Bundle', type: 'searchset', link: [{ relation: 'self', url: `${echo.tenant.url}/Goal?patient=p1` }] })
-    res.writeHead(200, { 'content-type': 'application/fhir+json', 'content-length': String(Buffer.byteLength(body)) })
-    res.end(body)
+  /** A Bundle with its practice-side length declared; returns that length. */
+  const sendBundle = (padding: string): number => {
+    const body = JSON.stringify({ resourceType: 'Bundle', type: 'searchset', link: [{ relation: 'self', url: `${echo.tenant.url}/Goal?patient=p1` }], entry: [{ padding }] })
+    echo.respond = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/fhir+json', 'content-length': String(Buffer.byteLength(body)) })
+      res.end(body)
+    }
+    return Buffer.byteLength(body)
   }
+  const declared = sendBundle('')
   const bundle = await proxyGet(ctx, 'alice', connection.id, 'Goal?patient=p1')
   t.equal(bundle.status, 200)
-  t.equal(bundle.headers['content-length'], undefined, 'a rewritten body has another length')
+  t.equal(bundle.headers['transfer-encoding'], undefined, 'a small body is sent whole')
+  t.equal(bundle.headers['content-length'], String(Buffer.byteLength(bundle.body)), 'the length of the rewritten body')
+  t.not(bundle.headers['content-length'], String(declared), 'not the practice\'s')
   t.equal(JSON.parse(bundle.body).link[0].url, `${ctx.origin}/healow/proxy/${connection.id}/Goal?patient=p1`)
+
+  // Past the buffering limit the body streams: its new length is not known when the headers go out.
+  sendBundle('x'.repeat(DEFAULT_MAX_BUFFERED_BYTES))
+  const large = await proxyGet(ctx, 'alice', connection.id, 'Goal?patient=p1')
+  t.equal(large.status, 200)
+  t.equal(large.headers['content-length'], undefined, 'a rewritten streamed body has another length')
+  t.equal(large.headers['transfer-encoding'], 'chunked')
+  const parsed = JSON.parse(large.body)
+  t.equal(parsed.link[0].url, `${ctx.origin}/healow/proxy/${connection.id}/Goal?patient=p1`)
+  t.equal(parsed.entry[0].padding.length, DEFAULT_MAX_BUFFERED_BYTES)
 })
 
 t.test('a raw CR LF that Node accepts as a header line stays on our side', async (t) => {
