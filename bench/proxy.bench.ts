@@ -15,15 +15,12 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
-import { mkdtempSync, rmSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { availableParallelism, loadavg, tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { availableParallelism, loadavg } from 'node:os'
 import { createInterface } from 'node:readline'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
-import { Redis } from 'ioredis'
 import { request } from 'undici'
+import { resolveRedis } from '../test/helpers/redis.js'
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url))
 const SELF = fileURLToPath(import.meta.url)
@@ -54,39 +51,6 @@ async function firstLine (child: ChildProcess): Promise<Record<string, string>> 
   return JSON.parse(line) as Record<string, string>
 }
 
-async function answers (url: string): Promise<boolean> {
-  const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1000 })
-  probe.on('error', () => {})
-  try {
-    await probe.connect()
-    return (await probe.ping()) === 'PONG'
-  } catch {
-    return false
-  } finally {
-    probe.disconnect()
-  }
-}
-
-/** REDIS_URL when it answers, else a private redis-server on a free port. */
-async function startRedis (): Promise<{ url: string, stop: () => Promise<void> }> {
-  const fromEnv = process.env.REDIS_URL
-  if (fromEnv !== undefined && fromEnv !== '' && await answers(fromEnv)) return { url: fromEnv, stop: async () => {} }
-  const { freePort } = await import('../test/helpers/redis.js')
-  const port = await freePort()
-  const dir = mkdtempSync(join(tmpdir(), 'healow-bench-redis-'))
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' })
-  const url = `redis://127.0.0.1:${port}`
-  for (let i = 0; i < 100 && !(await answers(url)); i++) await sleep(50)
-  return {
-    url,
-    stop: async () => {
-      const exited = once(child, 'exit')
-      child.kill('SIGTERM')
-      await exited
-      rmSync(dir, { recursive: true, force: true })
-    }
-  }
-}
 
 interface Target { name: string, url: (path: string) => string, headers: Record<string, string> }
 interface Figures { rps: number, p99: number, failed: number }
@@ -126,7 +90,7 @@ async function measure (targets: Target[], path: string): Promise<Figures[]> {
 }
 
 async function main (): Promise<void> {
-  const redis = await startRedis()
+  const redis = await resolveRedis()
   const sandbox = spawn(process.execPath, ['--import', 'tsx', 'sandbox/cli.ts', '--patients', '1', '--rate-limit', '0', '--auto-approve', '--seed', 'bench'], {
     cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore']
   })
