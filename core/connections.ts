@@ -73,6 +73,12 @@ export interface ConnectionStore {
   markReauthRequired (id: string, reason: string): Promise<void>
   /** Removes the connection, its tokens, records and status. Returns false when there was none. */
   remove (id: string): Promise<Connection | undefined>
+  /**
+   * Calls `listener` with the id of every connection this process changes
+   * (tokens, state, removal), so in-process caches drop it at once. Returns
+   * a function that stops the calls.
+   */
+  onChange (listener: (id: string) => void): () => void
 }
 
 /** Builds the Redis-backed connection store; tokens are sealed with `keyring`. */
@@ -81,6 +87,8 @@ export function createConnectionStore (options: { redis: Redis, keys: Keys, keyr
   const slotKey = `${options.keyPrefix}:schedule-slot`
   const tokenAad = (id: string): string => `tokens:${id}`
   const ownerField = (practiceId: string, patientId: string): string => `${practiceId}|${patientId}`
+  const listeners = new Set<(id: string) => void>()
+  const changed = (id: string): void => { for (const listener of listeners) listener(id) }
 
   async function get (id: string): Promise<Connection | undefined> {
     if (!isSafeId(id)) return undefined
@@ -102,6 +110,7 @@ export function createConnectionStore (options: { redis: Redis, keys: Keys, keyr
         updatedAt: Date.now()
       })
       .exec()
+    changed(id)
   }
 
   async function upsert (input: Parameters<ConnectionStore['upsert']>[0]): Promise<{ connection: Connection, created: boolean }> {
@@ -160,6 +169,7 @@ export function createConnectionStore (options: { redis: Redis, keys: Keys, keyr
   async function markReauthRequired (id: string, reason: string): Promise<void> {
     if (await get(id) === undefined) return
     await redis.hset(keys.connection(id), { state: 'reauth_required', reauthReason: reason, updatedAt: Date.now() })
+    changed(id)
   }
 
   async function remove (id: string): Promise<Connection | undefined> {
@@ -168,6 +178,7 @@ export function createConnectionStore (options: { redis: Redis, keys: Keys, keyr
     await redis.del(keys.tokens(id), keys.records(id), keys.recordChanges(id), keys.syncStatus(id), keys.connection(id))
     await redis.hdel(keys.userConnections(connection.userId), ownerField(connection.practiceId, connection.patientId))
     await redis.srem(keys.connectionIndex(), id)
+    changed(id)
     return connection
   }
 
@@ -175,5 +186,10 @@ export function createConnectionStore (options: { redis: Redis, keys: Keys, keyr
     return await redis.smembers(keys.connectionIndex())
   }
 
-  return { upsert, get, getOwned, listOwned, listIds, readTokens, writeTokens, markReauthRequired, remove }
+  function onChange (listener: (id: string) => void): () => void {
+    listeners.add(listener)
+    return () => { listeners.delete(listener) }
+  }
+
+  return { upsert, get, getOwned, listOwned, listIds, readTokens, writeTokens, markReauthRequired, remove, onChange }
 }

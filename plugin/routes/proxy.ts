@@ -194,6 +194,10 @@ const proxyRoutes: FastifyPluginAsync<{ deps: RouteDeps }> = async (fastify, { d
     // Per plugin instance; see DEFAULT_CONNECTION_CACHE_TTL_MS for how stale it may be.
     connections: createConnectionCache({ connections })
   }
+  // Changes made in this process (disconnect, reauth, new tokens) reach the cache at once;
+  // other processes' changes within the TTL bound.
+  const stopWatching = connections.onChange((id) => { ctx.connections.drop(id) })
+  fastify.addHook('onClose', async () => { stopWatching() })
 
   // Runs before the rate limit (a route-level hook, so it comes after this one): its key is the
   // user. The connection lookup starts here too, so on a cache miss its Redis round trip overlaps the limit's.

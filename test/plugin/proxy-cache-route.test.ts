@@ -1,7 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { DEFAULT_CONNECTION_CACHE_TTL_MS } from '../../plugin/proxy/connection-cache.js'
+import { createConnectionStore, type ConnectionStore } from '../../core/connections.js'
 import { addConnection, buildProxyHost, proxyGet, rawRequest, startEchoPractice, USER_HEADER } from './proxy-helpers.js'
+
+/** The connection store of another process: same Redis, its own change listeners. */
+function otherProcessStore (ctx: Awaited<ReturnType<typeof buildProxyHost>>): ConnectionStore {
+  const core = ctx.app.healow
+  return createConnectionStore({ redis: core.redis, keys: core.keys, keyring: core.keyring, keyPrefix: core.config.keyPrefix })
+}
 
 t.test('a token rotated elsewhere: the cached one is refused once, then the stored one is used without a refresh', async (t) => {
   const ctx = await buildProxyHost(t)
@@ -16,10 +23,11 @@ t.test('a token rotated elsewhere: the cached one is refused once, then the stor
   const connection = await addConnection(ctx, 'alice', { tenant: echo.tenant, tokens: { accessToken: 'token-one' } })
   t.equal((await proxyGet(ctx, 'alice', connection.id, 'Patient/p1')).status, 200, 'token-one is now in the cache')
 
-  // Another process refreshed: the practice takes only the new token, which is in Redis.
-  const stored = await ctx.app.healow.connections.readTokens(connection.id)
+  // Another process refreshed (its own store: no event reaches this one): the practice takes only the new token.
+  const elsewhere = otherProcessStore(ctx)
+  const stored = await elsewhere.readTokens(connection.id)
   if (stored === undefined) throw new Error('no tokens')
-  await ctx.app.healow.connections.writeTokens(connection.id, { ...stored, accessToken: 'token-two' })
+  await elsewhere.writeTokens(connection.id, { ...stored, accessToken: 'token-two' })
   accepted = 'token-two'
   const second = await proxyGet(ctx, 'alice', connection.id, 'Patient/p1')
   t.equal(second.status, 200)
@@ -45,7 +53,7 @@ t.test('a warm cache still checks who is asking', async (t) => {
   t.equal((await proxyGet(ctx, 'alice', connection.id, path)).status, 200)
 })
 
-t.test('a connection removed, or needing sign-in, is refused within the cache TTL; a sign-in again is seen at once', async (t) => {
+t.test('a connection removed here is refused at once; one needing sign-in elsewhere within the cache TTL; a sign-in again is seen at once', async (t) => {
   const ctx = await buildProxyHost(t)
   const removed = await addConnection(ctx, 'alice')
   const lapsed = await addConnection(ctx, 'bob')
@@ -55,13 +63,13 @@ t.test('a connection removed, or needing sign-in, is refused within the cache TT
 
   const deleted = await rawRequest(ctx.origin, `/healow/connections/${removed.id}`, { [USER_HEADER]: 'alice', 'content-length': '0' }, 'DELETE')
   t.equal(deleted.status, 204)
-  await ctx.app.healow.connections.markReauthRequired(lapsed.id, 'invalid_grant')
-  // The bound this process promises (it may serve from memory until then, not after).
-  await sleep(DEFAULT_CONNECTION_CACHE_TTL_MS + 50)
   ctx.sandbox.resetCounters()
   const gone = await proxyGet(ctx, 'alice', removed.id, path)
-  t.equal(gone.status, 404)
+  t.equal(gone.status, 404, 'a disconnect in this process drops the cached entry at once')
   t.equal(JSON.parse(gone.body).code, 'HEALOW_ERR_NOT_FOUND')
+  await otherProcessStore(ctx).markReauthRequired(lapsed.id, 'invalid_grant')
+  // The bound promised for other processes' changes (served from memory until then, not after).
+  await sleep(DEFAULT_CONNECTION_CACHE_TTL_MS + 50)
   const reauth = await proxyGet(ctx, 'bob', lapsed.id, path)
   t.equal(reauth.status, 409)
   t.equal(JSON.parse(reauth.body).code, 'HEALOW_ERR_REAUTH_REQUIRED')
