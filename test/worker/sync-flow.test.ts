@@ -43,4 +43,15 @@ t.test('connect, then a real worker syncs the whole record with exact counts', a
   t.equal(bundle.type, 'searchset')
   t.equal(bundle.entry.length, Math.min(5, expected.byType.Condition ?? 0))
   t.ok(bundle.entry.every((e: { resource: { resourceType: string } }) => e.resource.resourceType === 'Condition'))
+
+  // Nothing of the record, nor the token, reached any log line of the host or the worker (level trace).
+  const patient = (await ctx.app.healow.records.listChanges(id, { type: 'Patient' })).records[0]?.resource as { name?: Array<{ family?: string }> }
+  const family = patient?.name?.[0]?.family ?? ''
+  const conditions = bundle.entry.map((e: { resource: { code?: { text?: string } } }) => e.resource.code?.text ?? '').filter((x: string) => x.length > 5)
+  const token = (await ctx.app.healow.connections.readTokens(id))?.accessToken ?? ''
+  const logs = ctx.logs.text()
+  t.ok(logs.includes('sync finished'), 'the worker logged to the capture')
+  t.ok(family.length > 2 && conditions.length > 0 && token.length > 10, 'real values to look for')
+  const names = ['the patient name', ...conditions.map(() => 'a condition'), 'the access token']
+  ;[family, ...conditions, token].forEach((text, i) => { t.notOk(logs.includes(text), `${names[i] ?? ''} is not in the logs`) })
 })
