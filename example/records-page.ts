@@ -19,8 +19,9 @@ export function renderRecordsPage (model: RecordsPageModel): string {
   const types = Object.keys(c.lastSync?.counts ?? {}).sort()
   if (!types.includes(type)) types.unshift(type)
   const options = types.map((t) => html`<option value="${t}"${t === type ? html` selected` : ''}>${t}</option>`)
-  const rows = resources.map((resource) => {
-    const line = describeResource(resource)
+  // Newest first within the page (pages follow the store's change order).
+  const lines = resources.map(describeResource).sort((a, b) => (b.date ?? '').localeCompare(a.date ?? ''))
+  const rows = lines.map((line) => {
     const date = line.date !== undefined ? html`<time datetime="${line.date}">${line.date.slice(0, 10)}</time>` : html`<span class="muted">no date</span>`
     return html`<tr><td>${date}</td><td>${line.type}</td><td>${line.text}</td></tr>`
   })

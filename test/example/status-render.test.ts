@@ -70,3 +70,20 @@ t.test('records and message pages escape what they show', async (t) => {
   t.notMatch(empty, 'rel="next"')
   t.match(renderMessagePage('Not <found>', 'No <such> thing', false), '<h1>Not &lt;found&gt;</h1><p role="alert">No &lt;such&gt; thing</p>')
 })
+
+t.test('records read newest first within a page, undated last', async (t) => {
+  const page = renderRecordsPage({
+    connection,
+    type: 'Condition',
+    resources: [
+      { resourceType: 'Condition', id: 'old', recordedDate: '2015-03-01' },
+      { resourceType: 'Condition', id: 'none' },
+      { resourceType: 'Condition', id: 'new', recordedDate: '2024-07-09' },
+      { resourceType: 'Condition', id: 'mid', onsetDateTime: '2019-11-20T10:00:00Z' }
+    ],
+    nextQuery: undefined,
+    sandbox: false
+  })
+  const order = [...page.matchAll(/Condition\/(\w+)<\/td>/g)].map((m) => m[1])
+  t.same(order, ['new', 'mid', 'old', 'none'])
+})
