@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash, hkdfSync, randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { z } from 'zod'
 import { formatDuration, parseDuration } from './duration.js'
@@ -76,7 +76,8 @@ export interface HealowConfig {
   /** Confidential (refresh tokens, schedules) exactly when a client secret is set. */
   confidential: boolean
   redisUrl: string
-  cookieSecret: string
+  /** Cookie signing secrets, newest first: the first signs, any verifies. */
+  cookieSecrets: string[]
   encryptionKeys: EncryptionKey[]
   syncIntervalMs: number
   manualSyncMinIntervalMs: number
@@ -218,19 +219,13 @@ export function resolveConfig (options: HealowOptions): ResolvedConfig {
     issue('clientSecret', 'is set but HEALOW_CLIENT_ID is not: set both for a confidential client, or neither to use the built-in sandbox practice')
   }
   const encryptionKeys = checkKeys(options.encryptionKey, sandbox, issue, warnings)
-  let cookieSecret = data?.cookieSecret
-  if (cookieSecret === undefined && data !== undefined) {
-    if (sandbox) {
-      cookieSecret = randomBytes(32).toString('base64url')
-      warnings.push('HEALOW_COOKIE_SECRET is not set: using a random one for this run (sandbox only); device cookies end when the process does')
-    } else {
-      issue('cookieSecret', 'is required: at least 32 random characters; make one with: openssl rand -base64 32')
-    }
-  }
+  // Without HEALOW_COOKIE_SECRET the signing secrets come from the encryption keys (one per
+  // key, newest first), so a self-hoster sets four variables and key rotation rotates them too.
+  const cookieSecrets = data?.cookieSecret !== undefined ? [data.cookieSecret] : encryptionKeys.map(deriveCookieSecret)
   if (!sandbox && data !== undefined && data.syncInterval < WEEK_MS) {
     warnings.push(`HEALOW_SYNC_INTERVAL is ${formatDuration(data.syncInterval)}: shorter than the weekly cadence declared to Healow`)
   }
-  if (issues.length > 0 || data === undefined || publicUrl === undefined || cookieSecret === undefined) {
+  if (issues.length > 0 || data === undefined || publicUrl === undefined || cookieSecrets.length === 0) {
     throw new ConfigError(issues)
   }
   return {
@@ -244,7 +239,7 @@ export function resolveConfig (options: HealowOptions): ResolvedConfig {
       clientSecret: data.clientSecret,
       confidential: data.clientSecret !== undefined,
       redisUrl: data.redisUrl,
-      cookieSecret,
+      cookieSecrets,
       encryptionKeys,
       syncIntervalMs: data.syncInterval,
       manualSyncMinIntervalMs: data.manualSyncMinInterval,
@@ -320,6 +315,14 @@ function checkKeys (value: string | string[] | undefined, sandbox: boolean, issu
     }
   })
   return keys
+}
+
+/**
+ * A cookie signing secret derived from an encryption key with HKDF-SHA256
+ * (RFC 5869) under its own label, so the two uses never share key material.
+ */
+export function deriveCookieSecret (key: EncryptionKey): string {
+  return Buffer.from(hkdfSync('sha256', key.key, Buffer.alloc(0), 'fastify-healow cookie signing', 32)).toString('base64url')
 }
 
 /** A key's id is derived from the key itself, so operators never manage ids. */

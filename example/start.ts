@@ -109,14 +109,14 @@ async function startSandboxPractice (first: HealowConfig, options: StartExampleO
   return {
     sandbox,
     extraTenants: [{ id: sandbox.practiceCode, name: sandbox.practiceName, url: sandbox.fhirBaseUrl, authorize: sandbox.authorizeUrl, token: sandbox.tokenUrl }],
-    // The same ephemeral key and cookie secret the first resolution made: another resolution would make new ones.
+    // The same ephemeral key the first resolution made: another resolution would make a new one.
     overrides: {
       clientId: sandbox.clientId,
       clientSecret: sandbox.clientSecret,
       sandbox: true,
       publicUrl: first.publicUrl,
-      encryptionKey: first.encryptionKeys.map((k) => k.key.toString('base64')),
-      cookieSecret: first.cookieSecret
+      // Cookie secrets derive from the key, so they stay the same too.
+      encryptionKey: first.encryptionKeys.map((k) => k.key.toString('base64'))
     }
   }
 }

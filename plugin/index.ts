@@ -46,7 +46,7 @@ const healowPlugin: FastifyPluginAsync<FastifyHealowOptions> = async (fastify, o
   fastify.decorate('healow', core)
   fastify.addHook('onClose', async () => { await core.close() })
 
-  const signer = createCookieSigner(config.cookieSecret)
+  const signer = createCookieSigner(config.cookieSecrets)
   const deps: RouteDeps = {
     core,
     signer,

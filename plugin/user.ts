@@ -14,16 +14,21 @@ export type GetUserId = (request: FastifyRequest) => string | undefined | Promis
 
 export type CookieSigner = ReturnType<typeof signerFactory>
 
-export function createCookieSigner (secret: string): CookieSigner {
-  return signerFactory(secret)
+/** Signs with the first secret; verifies with any (rotation). */
+export function createCookieSigner (secrets: string[]): CookieSigner {
+  return signerFactory(secrets)
 }
 
 /** Reads a cookie we signed; undefined when missing or tampered with. */
 export function readSignedCookie (request: FastifyRequest, signer: CookieSigner, name: string): string | undefined {
+  return readSigned(request, signer, name)?.value
+}
+
+function readSigned (request: FastifyRequest, signer: CookieSigner, name: string): { value: string, renew: boolean } | undefined {
   const raw = request.cookies?.[name]
   if (raw === undefined) return undefined
   const result = signer.unsign(raw)
-  return result.valid && result.value !== null ? result.value : undefined
+  return result.valid && result.value !== null ? { value: result.value, renew: result.renew } : undefined
 }
 
 /**
@@ -38,9 +43,11 @@ export function createUserResolver (options: { getUserId?: GetUserId, signer: Co
       if (typeof id !== 'string' || id === '') throw new UnauthenticatedError()
       return id
     }
-    const existing = readSignedCookie(request, signer, DEVICE_COOKIE)
-    if (existing !== undefined && /^d-[A-Za-z0-9_-]{22}$/.test(existing)) return existing
-    const id = `d-${randomBytes(16).toString('base64url')}`
+    const existing = readSigned(request, signer, DEVICE_COOKIE)
+    const valid = existing !== undefined && /^d-[A-Za-z0-9_-]{22}$/.test(existing.value)
+    // Signed with an older secret: sign it again with the newest, so retiring the old key keeps the user.
+    if (valid && !existing.renew) return existing.value
+    const id = valid ? existing.value : `d-${randomBytes(16).toString('base64url')}`
     reply.setCookie(DEVICE_COOKIE, signer.sign(id), {
       path: '/', httpOnly: true, sameSite: 'lax', secure, maxAge: DEVICE_COOKIE_MAX_AGE_S
     })

@@ -78,7 +78,7 @@ const BAD: Array<[string, HealowOptions, RegExp]> = [
   ['encryption key too short', { ...GOOD, encryptionKey: Buffer.alloc(16).toString('base64') }, /HEALOW_ENCRYPTION_KEY.*key 1 is not 32 bytes.*16 bytes/],
   ['second encryption key bad', { ...GOOD, encryptionKey: `${KEY_A},not-a-key!` }, /key 2 is not 32 bytes/],
   ['cookie secret short', { ...GOOD, cookieSecret: 'short' }, /HEALOW_COOKIE_SECRET.*at least 32 characters/],
-  ['cookie secret missing', { ...GOOD, cookieSecret: undefined }, /HEALOW_COOKIE_SECRET.*is required/],
+  ['cookie secret of one character', { ...GOOD, cookieSecret: '         x          ' }, /HEALOW_COOKIE_SECRET.*at least 32 characters/],
   ['secret without client id', { ...GOOD, clientId: undefined }, /HEALOW_CLIENT_SECRET.*HEALOW_CLIENT_ID is not/],
   ['sync interval not a duration', { ...GOOD, syncInterval: 'weekly' }, /HEALOW_SYNC_INTERVAL.*"weekly" is not a duration/],
   ['sync interval too short', { ...GOOD, syncInterval: '5s' }, /HEALOW_SYNC_INTERVAL.*at least 1m/],
@@ -131,9 +131,8 @@ t.test('sandbox mode: no client id, generated secrets with loud warnings', async
   const { config, warnings } = resolveConfig({ publicUrl: 'http://127.0.0.1:3000' })
   t.equal(config.sandbox, true)
   t.equal(config.encryptionKeys.length, 1)
-  t.equal(config.cookieSecret.length >= 32, true)
+  t.equal(config.cookieSecrets.length, 1)
   t.match(warnings.join('\n'), /HEALOW_ENCRYPTION_KEY is not set: using a RANDOM key/)
-  t.match(warnings.join('\n'), /HEALOW_COOKIE_SECRET is not set/)
   const again = resolveConfig({ publicUrl: 'http://127.0.0.1:3000' })
   t.not(again.config.encryptionKeys[0]?.id, config.encryptionKeys[0]?.id, 'a new ephemeral key each run')
 })
@@ -174,4 +173,15 @@ t.test('a host running the built-in sandbox practice says so with `sandbox: true
   t.notMatch(warnings.join('\n'), /tunnel/, 'no tunnel advice for a local practice')
   t.equal(resolveConfig(GOOD).config.allowLoopbackHttp, false)
   t.equal(resolveConfig({ ...GOOD, publicUrl: 'http://127.0.0.1:1', insecureLoopback: '1' }).config.allowLoopbackHttp, true)
+})
+
+t.test('four variables are enough: the cookie secrets derive from the encryption keys', async (t) => {
+  const { config } = resolveConfig({ publicUrl: 'https://health.example.org', clientId: 'c', clientSecret: 's', encryptionKey: `${KEY_B},${KEY_A}` })
+  t.equal(config.cookieSecrets.length, 2, 'one per key, newest first')
+  t.equal(config.cookieSecrets[0]?.length, 43, '32 bytes, base64url')
+  t.not(config.cookieSecrets[0], config.cookieSecrets[1])
+  t.not(config.cookieSecrets[0], KEY_B, 'not the key itself')
+  const again = resolveConfig({ publicUrl: 'https://health.example.org', clientId: 'c', encryptionKey: KEY_B })
+  t.equal(again.config.cookieSecrets[0], config.cookieSecrets[0], 'the same key gives the same secret on every instance')
+  t.same(resolveConfig(GOOD).config.cookieSecrets, ['c'.repeat(32)], 'an explicit HEALOW_COOKIE_SECRET wins')
 })
