@@ -58,6 +58,11 @@ const tokensSchema = z.object({
   patientId: z.string().optional()
 })
 
+/** The AAD a connection's token set is sealed with. */
+export function tokenAad (connectionId: string): string {
+  return `tokens:${connectionId}`
+}
+
 export interface ConnectionStore {
   /** One connection per (user, practice, patient): connecting again updates it. */
   upsert (input: { userId: string, tenant: Tenant, patientId: string, mode: ConnectionMode, tokens: TokenSet }): Promise<{ connection: Connection, created: boolean }>
@@ -85,7 +90,6 @@ export interface ConnectionStore {
 export function createConnectionStore (options: { redis: Redis, keys: Keys, keyring: Keyring, keyPrefix: string }): ConnectionStore {
   const { redis, keys, keyring } = options
   const slotKey = `${options.keyPrefix}:schedule-slot`
-  const tokenAad = (id: string): string => `tokens:${id}`
   const ownerField = (practiceId: string, patientId: string): string => `${practiceId}|${patientId}`
   const listeners = new Set<(id: string) => void>()
   const changed = (id: string): void => { for (const listener of listeners) listener(id) }

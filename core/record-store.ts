@@ -143,9 +143,11 @@ function fieldOf (type: string, id: string): string {
   return `${type}/${id}`
 }
 
-function aadOf (connectionId: string, field: string): string {
+/** The AAD a record is sealed with: its connection and `Type/id`, so a value moved elsewhere fails to open. */
+export function recordAad (connectionId: string, field: string): string {
   return `record:${connectionId}:${field}`
 }
+const aadOf = recordAad
 
 /** Builds the store; the write script is registered on `redis` with `defineCommand`. */
 export function createRecordStore (options: { redis: Redis, keys: Keys, keyring: Keyring }): RecordStore {

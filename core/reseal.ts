@@ -1,8 +1,9 @@
 import type { Redis } from 'ioredis'
-import type { Logger } from 'pino'
-import type { ConnectionStore } from './connections.js'
+import type { Logger } from './context.js'
+import { tokenAad, type ConnectionStore } from './connections.js'
 import { DecryptError, type Keyring } from './crypto.js'
 import { isSafeId, type Keys } from './keys.js'
+import { recordAad } from './record-store.js'
 
 /**
  * Re-seals every stored token and record with the newest key, so an old key
@@ -92,19 +93,6 @@ function writeIdOf (sealed: string): string {
   return sealed
 }
 
-/** Token AAD: the same formula as `tokenAad` in core/connections.ts. */
-function tokenAad (connectionId: string): string {
-  return `tokens:${connectionId}`
-}
-
-/**
- * Record AAD: the same formula as `aadOf` in core/record-store.ts (not
- * exported there). test/core/reseal.test.ts proves it by reading re-sealed
- * records back through the record store.
- */
-function recordAad (connectionId: string, field: string): string {
-  return `record:${connectionId}:${field}`
-}
 
 /**
  * Replaces each record field with `sealed` only while it still holds the
