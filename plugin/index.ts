@@ -47,11 +47,12 @@ const healowPlugin: FastifyPluginAsync<FastifyHealowOptions> = async (fastify, o
   fastify.addHook('onClose', async () => { await core.close() })
 
   const signer = createCookieSigner(config.cookieSecrets)
+  const secureCookies = config.publicUrl.startsWith('https://')
   const deps: RouteDeps = {
     core,
     signer,
-    secureCookies: config.publicUrl.startsWith('https://'),
-    resolveUserId: createUserResolver({ getUserId, signer, secure: config.publicUrl.startsWith('https://') })
+    secureCookies,
+    resolveUserId: createUserResolver({ getUserId, signer, secure: secureCookies })
   }
 
   // Everything below is encapsulated: the host's compilers, error handler and

@@ -48,11 +48,12 @@ export function createUserResolver (options: { getUserId?: GetUserId, signer: Co
     // Signed with an older secret: sign it again with the newest, so retiring the old key keeps the user.
     if (valid && !existing.renew) return existing.value
     const id = valid ? existing.value : `d-${randomBytes(16).toString('base64url')}`
-    reply.setCookie(DEVICE_COOKIE, signer.sign(id), {
+    const signed = signer.sign(id)
+    reply.setCookie(DEVICE_COOKIE, signed, {
       path: '/', httpOnly: true, sameSite: 'lax', secure, maxAge: DEVICE_COOKIE_MAX_AGE_S
     })
     // Later handlers in this request see the new id too.
-    request.cookies[DEVICE_COOKIE] = signer.sign(id)
+    request.cookies[DEVICE_COOKIE] = signed
     return id
   }
 }

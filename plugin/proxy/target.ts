@@ -1,4 +1,5 @@
 import createError from '@fastify/error'
+import { stripTrailingSlash } from '../../core/net.js'
 import { isReadType } from '../../core/resource-types.js'
 
 /** The FHIR path after the connection id: longer is refused. */
@@ -91,7 +92,7 @@ function checkQuery (query: string): void {
 
 /** `{base}/{path}?{query}` as a string; `{base}?{query}` for paging on the base. */
 export function upstreamHref (baseUrl: string, target: ProxyTarget): string {
-  const base = baseUrl.replace(/\/+$/, '')
+  const base = stripTrailingSlash(baseUrl)
   const path = target.path === '' ? '' : `/${target.path}`
   return `${base}${path}${target.query === '' ? '' : `?${target.query}`}`
 }

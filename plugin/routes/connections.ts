@@ -7,7 +7,16 @@ import { nextScheduledAt, removeSchedule } from '../../core/sync-jobs.js'
 import { readSyncStatus } from '../../core/sync-status.js'
 import type { RouteDeps } from '../deps.js'
 
-const idParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, { error: 'is not a connection id' }) })
+/** `:id` of every /connections/:id route. */
+export const connectionIdParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, { error: 'is not a connection id' }) })
+
+/** Why the user must sign in again before this connection can be used; undefined when it can be. */
+export function needsReauth (connection: Connection): string | undefined {
+  if (connection.state === 'reauth_required') return connection.reauthReason ?? 'reauth_required'
+  // Public clients get no refresh token: once the access token dies, the user must sign in again.
+  if (connection.mode === 'public' && connection.tokenExpiresAt <= Date.now()) return 'token_expired'
+  return undefined
+}
 
 /** The status a user sees for one connection (no token, ever). */
 export async function describeConnection (core: HealowCore, connection: Connection): Promise<Record<string, unknown>> {
@@ -42,14 +51,14 @@ const connectionRoutes: FastifyPluginAsyncZod<{ deps: RouteDeps }> = async (fast
     return { connections: await Promise.all(owned.map(async (c) => await describeConnection(core, c))) }
   })
 
-  fastify.get('/connections/:id', { schema: { params: idParams } }, async (request, reply) => {
+  fastify.get('/connections/:id', { schema: { params: connectionIdParams } }, async (request, reply) => {
     const userId = await resolveUserId(request, reply)
     const connection = await connections.getOwned(userId, request.params.id)
     if (connection === undefined) throw new NotFoundError('Connection')
     return await describeConnection(core, connection)
   })
 
-  fastify.delete('/connections/:id', { schema: { params: idParams } }, async (request, reply) => {
+  fastify.delete('/connections/:id', { schema: { params: connectionIdParams } }, async (request, reply) => {
     const userId = await resolveUserId(request, reply)
     const connection = await connections.getOwned(userId, request.params.id)
     if (connection === undefined) throw new NotFoundError('Connection')

@@ -13,6 +13,7 @@ import { DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_PROXY_BODY_BYTES, ProxyBodyTooL
 import { createConnectionCache, type CachedConnection, type ConnectionCache } from '../proxy/connection-cache.js'
 import { ProxyPathError, parseProxyTarget, upstreamHref, type ProxyTarget } from '../proxy/target.js'
 import { forwardToPractice, mapTransportError, readOutcome, type UpstreamResponse } from '../proxy/upstream.js'
+import { needsReauth } from './connections.js'
 
 /** The per-user window of HEALOW_PROXY_RATE_LIMIT. */
 export const PROXY_RATE_WINDOW_MS = 60_000
@@ -50,13 +51,6 @@ interface Pending {
   target?: ProxyTarget
   targetError?: unknown
   connection?: Promise<CachedConnection | undefined>
-}
-
-function needsReauth (connection: Connection): string | undefined {
-  if (connection.state === 'reauth_required') return connection.reauthReason ?? 'reauth_required'
-  // Public clients get no refresh token: once the access token dies, the user must sign in again.
-  if (connection.mode === 'public' && connection.tokenExpiresAt <= Date.now()) return 'token_expired'
-  return undefined
 }
 
 /** Bundle links rebased onto the practice base (never followed verbatim), then moved under the proxy. */

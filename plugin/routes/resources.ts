@@ -4,13 +4,13 @@ import { z } from 'zod'
 import { NotFoundError } from '../../core/errors.js'
 import { isReadType } from '../../core/resource-types.js'
 import type { RouteDeps } from '../deps.js'
+import { connectionIdParams } from './connections.js'
 
 export const DEFAULT_PAGE_SIZE = 100
 export const MAX_PAGE_SIZE = 1000
 const NDJSON_BATCH = 500
 export const NDJSON_TYPE = 'application/fhir+ndjson'
 
-const params = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, { error: 'is not a connection id' }) })
 const query = z.object({
   type: z.string().refine(isReadType, { error: 'is not a resource type we sync' }).optional(),
   since: z.coerce.number().int().min(0).default(0),
@@ -27,7 +27,7 @@ const resourceRoutes: FastifyPluginAsyncZod<{ deps: RouteDeps }> = async (fastif
   const { core, resolveUserId } = deps
   const { records, connections, config } = core
 
-  fastify.get('/connections/:id/resources', { schema: { params, querystring: query } }, async (request, reply) => {
+  fastify.get('/connections/:id/resources', { schema: { params: connectionIdParams, querystring: query } }, async (request, reply) => {
     const userId = await resolveUserId(request, reply)
     const connection = await connections.getOwned(userId, request.params.id)
     if (connection === undefined) throw new NotFoundError('Connection')

@@ -1,14 +1,12 @@
 import type { ServerResponse } from 'node:http'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
-import { z } from 'zod'
 import { NotFoundError, ReauthRequiredError } from '../../core/errors.js'
 import { requestManualSync } from '../../core/manual-sync.js'
 import type { RouteDeps } from '../deps.js'
 import { errorBody } from '../errors.js'
 import { createSyncEventHub, type SyncEvent } from '../sync-events.js'
-import { describeConnection } from './connections.js'
+import { connectionIdParams, describeConnection, needsReauth } from './connections.js'
 
-const idParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, { error: 'is not a connection id' }) })
 /** Proxies and load balancers drop idle streams; a comment line every 15 s keeps them open. */
 const KEEP_ALIVE_MS = 15_000
 
@@ -26,12 +24,13 @@ const syncRoutes: FastifyPluginAsyncZod<{ deps: RouteDeps }> = async (fastify, {
   })
   fastify.addHook('onClose', async () => { await hub.close() })
 
-  fastify.post('/connections/:id/sync', { schema: { params: idParams } }, async (request, reply) => {
+  fastify.post('/connections/:id/sync', { schema: { params: connectionIdParams } }, async (request, reply) => {
     const userId = await resolveUserId(request, reply)
     const connection = await core.connections.getOwned(userId, request.params.id)
     if (connection === undefined) throw new NotFoundError('Connection')
-    const status = await describeConnection(core, connection)
-    if (status.reauth_required === true) throw new ReauthRequiredError(String(status.reauthReason ?? 'reauth_required'))
+    // The connection alone decides; the full status (schedule, last sync) would be two more reads.
+    const reason = needsReauth(connection)
+    if (reason !== undefined) throw new ReauthRequiredError(reason)
     const answer = await requestManualSync(core, connection.id)
     if (answer.kind === 'too-soon') {
       const seconds = Math.ceil(answer.retryAfterMs / 1000)
@@ -44,7 +43,7 @@ const syncRoutes: FastifyPluginAsyncZod<{ deps: RouteDeps }> = async (fastify, {
 
   // Server-sent events by hand: the format is a few lines of text (HTML
   // Living Standard §9.2) and the stream must outlive Fastify's reply cycle.
-  fastify.get('/connections/:id/events', { schema: { params: idParams } }, async (request, reply) => {
+  fastify.get('/connections/:id/events', { schema: { params: connectionIdParams } }, async (request, reply) => {
     const userId = await resolveUserId(request, reply)
     const connection = await core.connections.getOwned(userId, request.params.id)
     if (connection === undefined) throw new NotFoundError('Connection')
