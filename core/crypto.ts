@@ -78,6 +78,19 @@ function checkKeys (keys: EncryptionKey[]): Map<string, Buffer> {
 }
 
 /**
+ * The part of a sealed value that names one write: `v1.<keyId>.<iv>.<tag>.`.
+ * IVs are random and never repeat, so compare-and-set scripts can check it
+ * instead of sending the whole ciphertext back.
+ */
+export function writeIdOf (sealed: string): string {
+  let dots = 0
+  for (let i = 0; i < sealed.length; i++) {
+    if (sealed[i] === '.' && ++dots === 4) return sealed.slice(0, i + 1)
+  }
+  return sealed
+}
+
+/**
  * Builds a keyring from keys newest first (`config.encryptionKeys`): the
  * first seals, every one opens. Throws `HEALOW_ERR_KEYRING` on bad keys.
  */

@@ -102,7 +102,7 @@ export function resourcesOf (bundle: BundleLike): FhirResource[] {
   for (const entry of bundle.entry as unknown[]) {
     if (typeof entry !== 'object' || entry === null) continue
     const { resource, search } = entry as { resource?: unknown, search?: { mode?: unknown } }
-    if ((search as { mode?: unknown } | undefined)?.mode === 'outcome') continue
+    if (search?.mode === 'outcome') continue
     if (typeof resource !== 'object' || resource === null || Array.isArray(resource)) continue
     const { resourceType, id } = resource as { resourceType?: unknown, id?: unknown }
     if (typeof resourceType !== 'string' || typeof id !== 'string' || resourceType === '' || id === '') continue

@@ -157,7 +157,8 @@ export function createPracticeBudget (options: PracticeBudgetOptions): PracticeB
 
   async function acquire (practice: string, opts: { signal?: AbortSignal, maxWaitMs?: number } = {}): Promise<void> {
     const { signal } = opts
-    const deadline = Date.now() + (opts.maxWaitMs ?? DEFAULT_ACQUIRE_MAX_WAIT_MS)
+    const maxWaitMs = opts.maxWaitMs ?? DEFAULT_ACQUIRE_MAX_WAIT_MS
+    const deadline = Date.now() + maxWaitMs
     for (;;) {
       signal?.throwIfAborted()
       const decision = await take(practice)
@@ -166,7 +167,7 @@ export function createPracticeBudget (options: PracticeBudgetOptions): PracticeB
       // Nothing frees a slot before its oldest entry ages out, and a pause
       // is never lifted early: a wait past the deadline cannot succeed.
       if (Date.now() + decision.retryAfterMs > deadline) {
-        throw new BudgetTimeoutError(practice, opts.maxWaitMs ?? DEFAULT_ACQUIRE_MAX_WAIT_MS)
+        throw new BudgetTimeoutError(practice, maxWaitMs)
       }
       try {
         await sleep(Math.min(delay, Math.max(0, deadline - Date.now())), undefined, signal === undefined ? undefined : { signal })

@@ -1,6 +1,6 @@
 import createError from '@fastify/error'
 import type { Redis } from 'ioredis'
-import type { Keyring } from './crypto.js'
+import { writeIdOf, type Keyring } from './crypto.js'
 import type { Keys } from './keys.js'
 
 /**
@@ -40,6 +40,8 @@ export interface RecordStore {
   listChanges (connectionId: string, options: { since?: number, type?: string, limit?: number }): Promise<{ records: StoredRecord[], nextSince: number | undefined }>
   countByType (connectionId: string): Promise<Record<string, number>>
   get (connectionId: string, type: string, id: string): Promise<Record<string, unknown> | undefined>
+  /** Whether the record is stored, without reading or opening it. */
+  has (connectionId: string, type: string, id: string): Promise<boolean>
   /** The last change sequence handed out (0 when none): a `since` for "changes from now on". */
   latestSeq (connectionId: string): Promise<number>
   /** Deletes every key of the connection's records (records, changes, counters). */
@@ -128,15 +130,6 @@ function sortKeys (value: unknown): unknown {
   return out
 }
 
-/** The part of a sealed value (`v1.<key>.<iv>.<tag>.`) that identifies one write: IVs are random and never repeat. */
-function versionOf (sealed: string): string {
-  let dots = 0
-  for (let i = 0; i < sealed.length; i++) {
-    if (sealed[i] === '.' && ++dots === 4) return sealed.slice(0, i + 1)
-  }
-  return sealed
-}
-
 function fieldOf (type: string, id: string): string {
   if (!TYPE_RE.test(type)) throw new InvalidRecordError('the resource type is not a FHIR type name')
   if (!ID_RE.test(id)) throw new InvalidRecordError(`a ${type} id is not a valid FHIR id`)
@@ -147,7 +140,6 @@ function fieldOf (type: string, id: string): string {
 export function recordAad (connectionId: string, field: string): string {
   return `record:${connectionId}:${field}`
 }
-const aadOf = recordAad
 
 /** Builds the store; the write script is registered on `redis` with `defineCommand`. */
 export function createRecordStore (options: { redis: Redis, keys: Keys, keyring: Keyring }): RecordStore {
@@ -158,7 +150,7 @@ export function createRecordStore (options: { redis: Redis, keys: Keys, keyring:
 
   /** Opens a stored value; `undefined` when it does not open (a dropped key): it is then simply rewritten. */
   function open (connectionId: string, field: string, sealed: string): string | undefined {
-    try { return keyring.decryptString(sealed, aadOf(connectionId, field)) } catch { return undefined }
+    try { return keyring.decryptString(sealed, recordAad(connectionId, field)) } catch { return undefined }
   }
 
   async function tryWrite (connectionId: string, page: Map<string, { type: string, json: string }>): Promise<UpsertResult | undefined> {
@@ -178,7 +170,7 @@ export function createRecordStore (options: { redis: Redis, keys: Keys, keyring:
       else result.updated++
       const typeKey = typeChangesKey(keys, connectionId, type)
       if (!typeKeys.includes(typeKey)) typeKeys.push(typeKey)
-      args.push(field, current === null ? '' : versionOf(current), keyring.encrypt(json, aadOf(connectionId, field)), type, 5 + typeKeys.indexOf(typeKey))
+      args.push(field, current === null ? '' : writeIdOf(current), keyring.encrypt(json, recordAad(connectionId, field)), type, 5 + typeKeys.indexOf(typeKey))
     })
     if (args.length === 0) return result
     const fixed = recordStoreKeys(keys, connectionId)
@@ -208,7 +200,7 @@ export function createRecordStore (options: { redis: Redis, keys: Keys, keyring:
       const value = sealed[i]
       if (value === null || value === undefined) return
       const slash = field.indexOf('/')
-      const resource = JSON.parse(keyring.decryptString(value, aadOf(connectionId, field))) as Record<string, unknown>
+      const resource = JSON.parse(keyring.decryptString(value, recordAad(connectionId, field))) as Record<string, unknown>
       out.push({ type: field.slice(0, slash), id: field.slice(slash + 1), seq, resource })
     })
     return out
@@ -252,7 +244,12 @@ export function createRecordStore (options: { redis: Redis, keys: Keys, keyring:
     if (!TYPE_RE.test(type) || !ID_RE.test(id)) return undefined
     const field = `${type}/${id}`
     const sealed = await redis.hget(keys.records(connectionId), field)
-    return sealed === null ? undefined : JSON.parse(keyring.decryptString(sealed, aadOf(connectionId, field))) as Record<string, unknown>
+    return sealed === null ? undefined : JSON.parse(keyring.decryptString(sealed, recordAad(connectionId, field))) as Record<string, unknown>
+  }
+
+  async function has (connectionId: string, type: string, id: string): Promise<boolean> {
+    if (!TYPE_RE.test(type) || !ID_RE.test(id)) return false
+    return await redis.hexists(keys.records(connectionId), `${type}/${id}`) === 1
   }
 
   return {
@@ -260,6 +257,7 @@ export function createRecordStore (options: { redis: Redis, keys: Keys, keyring:
     listChanges,
     countByType,
     get,
+    has,
     latestSeq: async (connectionId) => Number(await redis.get(recordStoreKeys(keys, connectionId)[2]) ?? 0),
     removeAll: async (connectionId) => {
       const fixed = recordStoreKeys(keys, connectionId)

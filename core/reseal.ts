@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis'
 import type { Logger } from './context.js'
 import { tokenAad, type ConnectionStore } from './connections.js'
-import { DecryptError, type Keyring } from './crypto.js'
+import { DecryptError, writeIdOf, type Keyring } from './crypto.js'
 import { isSafeId, type Keys } from './keys.js'
 import { recordAad } from './record-store.js'
 
@@ -83,16 +83,6 @@ function commandsOf (redis: Redis): Redis & ResealCommands {
   if (typeof client.healowResealToken !== 'function') redis.defineCommand('healowResealToken', { lua: TOKEN_CAS_LUA })
   return client as Redis & ResealCommands
 }
-
-/** The part of a sealed value that identifies one write (the same rule as the record store's compare-and-set). */
-function writeIdOf (sealed: string): string {
-  let dots = 0
-  for (let i = 0; i < sealed.length; i++) {
-    if (sealed[i] === '.' && ++dots === 4) return sealed.slice(0, i + 1)
-  }
-  return sealed
-}
-
 
 /**
  * Replaces each record field with `sealed` only while it still holds the

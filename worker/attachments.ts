@@ -29,7 +29,8 @@ export async function fetchAttachments (deps: AttachmentDeps): Promise<{ stored:
   for (const document of deps.documents) {
     for (const ref of attachmentUrls(document)) {
       const id = ref.slice(ref.lastIndexOf('/') + 1)
-      if (await records.get(connection.id, 'Binary', id) !== undefined) continue
+      // Existence only: opening a stored Binary would decrypt and parse up to the attachment cap for nothing.
+      if (await records.has(connection.id, 'Binary', id)) continue
       const url = ref.includes('://') ? ref : `${ctx.baseUrl}/${ref}`
       try {
         const result = await fhir.getBinary(ctx, url, deps.maxAttachmentBytes)

@@ -41,16 +41,17 @@ export async function startWorker (options: StartWorkerOptions): Promise<Running
   const connection = new Redis(config.redisUrl, { maxRetriesPerRequest: null })
   connection.on('error', (err: Error) => { log.warn({ err: { message: err.message } }, 'worker redis connection error') })
   const maxAttachmentBytes = options.maxAttachmentBytes ?? DEFAULT_MAX_ATTACHMENT_BYTES
+  const lockDurationMs = options.lockDurationMs ?? 60_000
   const worker = new Worker<SyncJobData, SyncResult>(QUEUES.sync, async (job: Job<SyncJobData, SyncResult>) => {
     const jobLog = log.child?.({ jobId: job.id, connectionId: job.data.connectionId }) ?? log
-    return await processSync(job, { core, fhir, records: core.records, maxAttachmentBytes, log: jobLog })
+    return await processSync(job, { core, fhir, maxAttachmentBytes, log: jobLog })
   }, {
     connection,
     prefix: bullPrefix(config.keyPrefix),
     concurrency: config.workerConcurrency,
     // A sync pages for minutes; the lock is renewed while it runs, and a crashed worker's job is handed back.
-    lockDuration: options.lockDurationMs ?? 60_000,
-    stalledInterval: Math.floor((options.lockDurationMs ?? 60_000) / 2),
+    lockDuration: lockDurationMs,
+    stalledInterval: Math.floor(lockDurationMs / 2),
     maxStalledCount: 3
   })
   worker.on('error', (err: Error) => { log.warn({ err: { message: err.message } }, 'worker error') })

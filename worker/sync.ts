@@ -4,7 +4,6 @@ import type { HealowCore, Logger } from '../core/context.js'
 import type { FhirClient, FhirRequestContext } from '../core/fhir-client.js'
 import { pageSearch } from '../core/fhir-paging.js'
 import { parseSyncJob, type SyncJobData } from '../core/queue.js'
-import type { RecordStore } from '../core/record-store.js'
 import { buildSearchPlan, type PlannedSearch } from '../core/search-plan.js'
 import { readSyncStatus, writeSyncStatus, type SyncFailure, type SyncStatus } from '../core/sync-status.js'
 import { fetchAttachments } from './attachments.js'
@@ -32,7 +31,6 @@ export interface SyncResult {
 export interface SyncDeps {
   core: HealowCore
   fhir: FhirClient
-  records: RecordStore
   /** Attachments larger than this are not stored (and reported). */
   maxAttachmentBytes: number
   /** Searches of one sync in flight at once (default {@link DEFAULT_SEARCH_CONCURRENCY}). */
@@ -111,7 +109,8 @@ function isRecent (status: SyncStatus | null, intervalMs: number): boolean {
 }
 
 async function run (job: Pick<Job<SyncJobData>, 'id' | 'data' | 'updateProgress'>, connection: Connection, previous: SyncStatus | null, deps: SyncDeps): Promise<SyncResult> {
-  const { core, fhir, records, log } = deps
+  const { core, fhir, log } = deps
+  const { records } = core
   const startedAt = new Date().toISOString()
   const plan = buildSearchPlan(connection.patientId)
   const progress: SyncProgress = {
@@ -139,7 +138,7 @@ async function run (job: Pick<Job<SyncJobData>, 'id' | 'data' | 'updateProgress'
         for (const r of page.resources) progress.counts[r.resourceType] = (progress.counts[r.resourceType] ?? 0) + 1
         if (search.type === 'DocumentReference') {
           // Attachments page by page, so nothing accumulates with the size of the record.
-          const attachments = await fetchAttachments({ ...deps, ctx, connection, documents: page.resources })
+          const attachments = await fetchAttachments({ ...deps, records, ctx, connection, documents: page.resources })
           changed += attachments.stored
           if (attachments.stored > 0) progress.counts.Binary = (progress.counts.Binary ?? 0) + attachments.stored
           failures.push(...attachments.failures)
@@ -181,27 +180,28 @@ async function run (job: Pick<Job<SyncJobData>, 'id' | 'data' | 'updateProgress'
 }
 
 /** The FHIR request context of one connection: its base, its token, single-flight refresh on 401. */
-export function requestContext (core: HealowCore, connection: Connection): FhirRequestContext & { current?: string } {
+function requestContext (core: HealowCore, connection: Connection): FhirRequestContext {
   // The token is kept for a short while rather than read (and decrypted) for every page;
-  // the token manager still refreshes it ahead of expiry and after a 401.
+  // the token manager still refreshes it ahead of expiry and after a 401. It lives in
+  // this closure, not on the context object, so nothing that inspects the context sees it.
+  let current: string | undefined
   let readAt = 0
-  const ctx: FhirRequestContext & { current?: string } = {
+  return {
     practiceId: connection.practiceId,
     baseUrl: connection.fhirBaseUrl,
     getAccessToken: async () => {
-      if (ctx.current === undefined || Date.now() - readAt > TOKEN_CACHE_MS) {
-        ctx.current = await core.tokens.getAccessToken(connection)
+      if (current === undefined || Date.now() - readAt > TOKEN_CACHE_MS) {
+        current = await core.tokens.getAccessToken(connection)
         readAt = Date.now()
       }
-      return ctx.current
+      return current
     },
     onUnauthorized: async () => {
-      ctx.current = await core.tokens.refreshAfterUnauthorized(connection, ctx.current ?? '')
+      current = await core.tokens.refreshAfterUnauthorized(connection, current ?? '')
       readAt = Date.now()
-      return ctx.current
+      return current
     }
   }
-  return ctx
 }
 
 function isReauth (err: unknown): boolean {

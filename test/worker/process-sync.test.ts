@@ -18,7 +18,6 @@ function depsOf (ctx: TestApp): SyncDeps {
   return {
     core,
     fhir: createFhirClient({ fetch: core.fetch, budget: core.budget, allowLoopbackHttp: true, baseDelayMs: 10 }),
-    records: core.records,
     maxAttachmentBytes: 1024 * 1024,
     log: ctx.app.log
   }
