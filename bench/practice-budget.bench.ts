@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
 import { createKeys } from '../core/keys.js'
 import { createPracticeBudget } from '../core/practice-budget.js'
-import { resolveRedis } from '../test/helpers/redis.js'
+import { keysByPrefix, resolveRedis } from '../test/helpers/redis.js'
 
 const DURATION_MS = 2_000
 const CONNECTIONS = 4
@@ -54,12 +54,8 @@ async function main (): Promise<void> {
     }
   } finally {
     const cleaner = clients[0]!
-    let cursor = '0'
-    do {
-      const [next, batch] = await cleaner.scan(cursor, 'MATCH', `*${prefix}*`, 'COUNT', 1000)
-      cursor = next
-      if (batch.length > 0) await cleaner.del(...batch)
-    } while (cursor !== '0')
+    const keys = await keysByPrefix(cleaner, prefix)
+    for (let i = 0; i < keys.length; i += 1000) await cleaner.del(...keys.slice(i, i + 1000))
     await Promise.all(clients.map(async (c) => await c.quit()))
     await server.stop()
   }

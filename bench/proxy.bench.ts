@@ -124,6 +124,10 @@ async function main (): Promise<void> {
         process.stdout.write(row([target.name, f.rps.toFixed(0), String(f.p99), String(f.failed),
           (f.rps / direct.rps).toFixed(2), (f.p99 / Math.max(1, direct.p99)).toFixed(2)]) + '\n')
       }
+      const [, replyFrom, ours] = figures
+      if (replyFrom !== undefined && ours !== undefined) {
+        process.stdout.write(`fastify-healow proxy vs plain reply-from proxy: req/s ${(ours.rps / replyFrom.rps).toFixed(2)}x\n`)
+      }
     }
     process.stdout.write(`\n${machineLoad()} at the end\n`)
   } finally {

@@ -14,6 +14,9 @@ import { readFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { Pool } from 'undici'
+import { buildSearchPlan } from '../core/search-plan.js'
+import { searchUrl } from '../core/fhir-paging.js'
+import { SEARCHED_TYPES } from '../core/resource-types.js'
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url))
 const LARGE = 200_000
@@ -22,10 +25,6 @@ const PAGE = 200
 const SAMPLE_MS = 20
 /** Above this peak-RSS ratio the sandbox is not flat: the bench fails. */
 const MAX_FLAT_RATIO = 1.5
-
-const CATEGORIES = ['laboratory', 'vital-signs', 'social-history', 'survey', 'exam', 'imaging', 'procedure', 'therapy', 'activity', 'sdoh']
-const STATUSES = ['active', 'inactive', 'proposed', 'suspended', 'entered-in-error']
-const BY_PATIENT = ['AllergyIntolerance', 'Condition', 'Device', 'DiagnosticReport', 'DocumentReference', 'Encounter', 'Goal', 'Immunization', 'MedicationRequest', 'Procedure']
 
 interface Started { child: ChildProcess, info: Record<string, string> }
 
@@ -56,7 +55,7 @@ async function accessToken (info: Record<string, string>): Promise<string> {
     state: 'bench', aud: info.fhirBaseUrl ?? '', code_challenge: createHash('sha256').update(verifier).digest('base64url'), code_challenge_method: 'S256'
   }
   for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v)
-  url.searchParams.set('scope', ['launch/patient', ...['Patient', ...BY_PATIENT, 'Observation', 'CareTeam', 'CarePlan'].map((t) => `patient/${t}.read`)].join(' '))
+  url.searchParams.set('scope', ['launch/patient', ...SEARCHED_TYPES.map((t) => `patient/${t}.read`)].join(' '))
   const auth = await fetch(url, { redirect: 'manual' })
   const code = new URL(auth.headers.get('location') ?? '').searchParams.get('code') ?? ''
   const res = await fetch(info.tokenUrl ?? '', {
@@ -67,13 +66,14 @@ async function accessToken (info: Record<string, string>): Promise<string> {
   return ((await res.json()) as { access_token: string }).access_token
 }
 
-function plan (patient: string): string[] {
-  return [
-    ...BY_PATIENT.map((t) => `${t}?patient=${patient}&_count=${PAGE}`),
-    ...CATEGORIES.map((c) => `Observation?patient=${patient}&category=${c}&_count=${PAGE}`),
-    ...STATUSES.map((s) => `CareTeam?patient=${patient}&status=${s}&_count=${PAGE}`),
-    `CarePlan?patient=${patient}&category=assess-plan&_count=${PAGE}`
-  ]
+/** The worker's own plan minus `Patient?_id=` (read once before sampling), as paths and queries under the FHIR base. */
+function plan (fhirBaseUrl: string, patient: string): string[] {
+  return buildSearchPlan(patient, { count: PAGE })
+    .filter((search) => search.type !== 'Patient')
+    .map((search) => {
+      const url = searchUrl(fhirBaseUrl, search)
+      return url.pathname + url.search
+    })
 }
 
 interface Run { size: number, resources: number, pages: number, seconds: number, rssStart: number, rssPeak: number }
@@ -97,10 +97,10 @@ async function runOnce (size: number): Promise<Run> {
     let resources = 0
     let pages = 0
     // Four searches at a time, like a worker with some concurrency.
-    const queue = plan(info.patientId ?? '')
+    const queue = plan(info.fhirBaseUrl ?? '', info.patientId ?? '')
     await Promise.all(Array.from({ length: 4 }, async () => {
       for (let search = queue.shift(); search !== undefined; search = queue.shift()) {
-        let next: string | undefined = `${base.pathname}/${search}`
+        let next: string | undefined = search
         while (next !== undefined) {
           const bundle = await get(next)
           pages++

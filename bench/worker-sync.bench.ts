@@ -4,9 +4,9 @@
  * - resources per second, worker vs bare loop (the cost of the budget,
  *   token handling, encryption and the idempotent store);
  * - the worker process's peak RSS: it must not grow with the record
- *   (200k within 50 MB of 2k). The live heap stays near 26 MB either way;
- *   without a heap ceiling V8 lets garbage pile up in a long run, which is
- *   why `npm run worker` sets --max-old-space-size (and so does this bench).
+ *   (200k within 50 MB of 2k). Without a heap ceiling V8 lets garbage
+ *   pile up in a long run, which is why `npm run worker` sets
+ *   --max-old-space-size (and so does this bench).
  *
  *   npm run bench -- worker-sync
  */

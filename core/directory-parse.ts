@@ -2,7 +2,7 @@ import { z } from 'zod'
 import { isAllowedOrigin, stripTrailingSlash } from './net.js'
 
 /** A practice: `url` is its FHIR base without a trailing slash (Healow's `aud`). */
-export interface Tenant { id: string; name: string; url: string; authorize: string; token: string }
+export interface Tenant { id: string, name: string, url: string, authorize: string, token: string }
 
 /** eClinicalWorks' authorization server is shared by every practice. */
 export const HEALOW_AUTHORIZE_URL = 'https://oauthserver.eclinicalworks.com/oauth/oauth2/authorize'

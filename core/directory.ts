@@ -8,7 +8,7 @@ import { createSearchIndex } from './tenant-search.js'
 
 export type { Tenant, ParsedDirectory, ParseOptions } from './directory-parse.js'
 export {
-  DIRECTORY_SHAPES, DirectoryFormatError, HEALOW_AUTHORIZE_URL, HEALOW_TOKEN_URL, HEALOW_URL_TEMPLATE,
+  DirectoryFormatError, HEALOW_AUTHORIZE_URL, HEALOW_TOKEN_URL,
   formatCompactDirectory, parseDirectory, parseTenant
 } from './directory-parse.js'
 

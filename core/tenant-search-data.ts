@@ -5,7 +5,7 @@ export const MAX_FUZZY_WORD = 48
 /** The ranking key packs the item index into the low 20 bits. */
 export const MAX_ITEMS = 1 << 20
 
-export interface Searchable { id: string; name: string }
+export interface Searchable { id: string, name: string }
 
 /** The precomputed search index over a list of practices (see `tenant-search.ts`). */
 export interface IndexData<T> {

@@ -22,7 +22,7 @@ export { allowedTypos, boundedDistance, normalizeText, normalizeWords } from './
 export const DEFAULT_SEARCH_LIMIT = 20
 export const MAX_SEARCH_LIMIT = 100
 /** Longer queries are cut: a practice name has ~5 words, 10 is plenty. */
-export const MAX_QUERY_WORDS = 10
+const MAX_QUERY_WORDS = 10
 const MAX_QUERY_CHARS = 256
 
 /** Match costs: an exact word beats a prefix, a prefix beats a typo. */

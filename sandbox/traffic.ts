@@ -26,7 +26,7 @@ export interface SandboxCounters {
   inFlight: number
   maxInFlight: number
   faults: Record<FaultKind | 'latency' | 'loop' | 'tokenError' | 'tokenHang', number>
-  /** Every path + query in arrival order. */
+  /** Every path + query in arrival order (the URLs of `requestLog`). */
   paths: string[]
   requestLog: RequestSeen[]
 }
@@ -36,7 +36,10 @@ export type FaultKind = 'reset' | 'stall' | 'unavailable' | 'malformed'
 /** The log keeps the first entries only, so a long-running sandbox stays small. */
 const MAX_LOG = 100_000
 
-function emptyCounters (): SandboxCounters {
+/** What `Traffic` keeps: the counters less `paths`, which `counters()` derives from `requestLog`. */
+type CounterState = Omit<SandboxCounters, 'paths'>
+
+function emptyCounters (): CounterState {
   return {
     requests: 0,
     byType: {},
@@ -49,7 +52,6 @@ function emptyCounters (): SandboxCounters {
     inFlight: 0,
     maxInFlight: 0,
     faults: { reset: 0, stall: 0, unavailable: 0, malformed: 0, latency: 0, loop: 0, tokenError: 0, tokenHang: 0 },
-    paths: [],
     requestLog: []
   }
 }
@@ -76,18 +78,16 @@ export class Traffic {
     const inMinute = (c.byMinute[minute] ?? 0) + 1
     c.byMinute[minute] = inMinute
     c.busiestMinute = Math.max(c.busiestMinute, inMinute)
-    if (c.paths.length < MAX_LOG) {
-      const url = req.url ?? ''
-      c.paths.push(url)
-      c.requestLog.push({ method: req.method ?? '', url, host: req.headers.host ?? '', authorization: req.headers.authorization !== undefined })
+    if (c.requestLog.length < MAX_LOG) {
+      c.requestLog.push({ method: req.method ?? '', url: req.url ?? '', host: req.headers.host ?? '', authorization: req.headers.authorization !== undefined })
     }
     c.inFlight++
     c.maxInFlight = Math.max(c.maxInFlight, c.inFlight)
-    const counted = this.c
+    // `c`, not `this.c`: a request still in flight at `resetCounters()` closes into the old set.
     res.once('close', () => {
-      counted.inFlight--
+      c.inFlight--
       const status = res.headersSent ? String(res.statusCode) : 'none'
-      counted.byStatus[status] = (counted.byStatus[status] ?? 0) + 1
+      c.byStatus[status] = (c.byStatus[status] ?? 0) + 1
     })
     const admitted = this.rateLimit === 0 || inMinute <= this.rateLimit
     if (!admitted) c.rateLimited++
@@ -111,7 +111,8 @@ export class Traffic {
   }
 
   counters (): SandboxCounters {
-    return structuredClone(this.c)
+    const snapshot = structuredClone(this.c)
+    return { ...snapshot, paths: snapshot.requestLog.map((seen) => seen.url) }
   }
 
   /** Starts fresh; requests still in flight are no longer counted. */

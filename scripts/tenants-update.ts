@@ -16,13 +16,13 @@ import { DEFAULT_DIRECTORY_FILE, formatCompactDirectory, parseDirectory } from '
 const MAX_DOWNLOAD_BYTES = 200 * 1024 * 1024
 const USAGE = 'usage: npm run tenants:update -- <https-url-or-file> [--out <file>]'
 
-export interface UpdateResult { kept: number; skipped: number; inactive: number; out: string }
+export interface UpdateResult { kept: number, skipped: number, inactive: number, out: string }
 
 async function readSource (source: string, dispatcher: Dispatcher | undefined, maxBytes: number): Promise<string> {
   if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(source)) return await readFile(source, 'utf8')
   const url = new URL(source)
   if (url.protocol !== 'https:') throw new Error(`${source}: only https:// URLs are fetched`)
-  const where = `${url.origin}${url.pathname}`
+  const where = describeSource(source)
   const response = await fetch(url, {
     headers: { accept: 'application/fhir+json, application/json+fhir, application/json' },
     ...(dispatcher === undefined ? {} : { dispatcher })
