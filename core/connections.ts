@@ -5,6 +5,7 @@ import type { Keyring } from './crypto.js'
 import type { Tenant } from './directory.js'
 import { isSafeId, type Keys } from './keys.js'
 import type { TokenSet } from './oauth.js'
+import { createRecordStore } from './record-store.js'
 
 export type ConnectionMode = 'confidential' | 'public'
 export type ConnectionState = 'active' | 'reauth_required'
@@ -91,6 +92,7 @@ export function createConnectionStore (options: { redis: Redis, keys: Keys, keyr
   const { redis, keys, keyring } = options
   const slotKey = `${options.keyPrefix}:schedule-slot`
   const ownerField = (practiceId: string, patientId: string): string => `${practiceId}|${patientId}`
+  const records = createRecordStore({ redis, keys, keyring })
   const listeners = new Set<(id: string) => void>()
   const changed = (id: string): void => { for (const listener of listeners) listener(id) }
 
@@ -179,7 +181,9 @@ export function createConnectionStore (options: { redis: Redis, keys: Keys, keyr
   async function remove (id: string): Promise<Connection | undefined> {
     const connection = await get(id)
     if (connection === undefined) return undefined
-    await redis.del(keys.tokens(id), keys.records(id), keys.recordChanges(id), keys.syncStatus(id), keys.connection(id))
+    // The record store knows its own keys (sequence, per-type sets): it removes them.
+    await records.removeAll(id)
+    await redis.del(keys.tokens(id), keys.syncStatus(id), keys.manualSync(id), keys.connection(id))
     await redis.hdel(keys.userConnections(connection.userId), ownerField(connection.practiceId, connection.patientId))
     await redis.srem(keys.connectionIndex(), id)
     changed(id)

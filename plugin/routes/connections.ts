@@ -64,7 +64,6 @@ const connectionRoutes: FastifyPluginAsyncZod<{ deps: RouteDeps }> = async (fast
     if (connection === undefined) throw new NotFoundError('Connection')
     // Schedule first: a scheduled run must not find the connection half gone.
     await removeSchedule(syncQueue, connection.id)
-    await core.records.removeAll(connection.id)
     await connections.remove(connection.id)
     request.log.info({ connectionId: connection.id }, 'connection removed')
     return await reply.code(204).send()
